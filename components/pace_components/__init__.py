@@ -1,0 +1,1 @@
+"""PACE pipeline components."""

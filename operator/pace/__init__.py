@@ -1,0 +1,2 @@
+"""PACE operator."""
+__version__ = "0.1.0"

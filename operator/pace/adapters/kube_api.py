@@ -1,0 +1,83 @@
+"""Kubernetes API access for the operator and the local stack (the only kube client code).
+
+Wraps the official `kubernetes` client. Its calls block, so the async methods run them in a
+worker thread and kopf's event loop never waits on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from pace.api import constants
+
+
+def load_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
+    """An API client from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
+    if kubeconfig:
+        return kubernetes.config.new_client_from_config(config_file=kubeconfig)
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        return kubernetes.config.new_client_from_config()
+    return kubernetes.client.ApiClient()
+
+
+class KubeApi:
+    """Reads and writes PACE objects and their children."""
+
+    def __init__(self, client: kubernetes.client.ApiClient) -> None:
+        self.client = client
+        self.custom = kubernetes.client.CustomObjectsApi(client)
+        self.core = kubernetes.client.CoreV1Api(client)
+
+    def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One of our objects, or None when it does not exist."""
+        try:
+            obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return obj
+
+    async def aget_object(self, plural: str, namespace: str, name: str
+                          ) -> dict[str, Any] | None:
+        """`get_object` in a worker thread."""
+        return await asyncio.to_thread(self.get_object, plural, namespace, name)
+
+
+def apply_crds(client: kubernetes.client.ApiClient, crds: Iterable[dict[str, Any]], *,
+               timeout: float = 60.0) -> list[str]:
+    """Create or replace CRDs and wait until each is Established; return their names."""
+    api = kubernetes.client.ApiextensionsV1Api(client)
+    names = []
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        try:
+            existing = api.read_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            api.create_custom_resource_definition(crd)
+        else:
+            body = {**crd, "metadata": {**crd["metadata"],
+                                        "resourceVersion": existing.metadata.resource_version}}
+            api.replace_custom_resource_definition(name, body)
+        names.append(name)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            conds = api.read_custom_resource_definition(name).status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conds):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {name} not Established after {timeout:.0f}s")
+            time.sleep(0.2)
+    return names

@@ -1,0 +1,27 @@
+"""Every pace_* Prometheus metric of the operator, and the /metrics server.
+
+Label sets stay bounded: kind, namespace, model, monitor, feature, version, result.
+Nothing here runs at import time except defining the metric objects in one registry.
+"""
+
+from __future__ import annotations
+
+import prometheus_client
+
+REGISTRY = prometheus_client.CollectorRegistry(auto_describe=True)
+
+RECONCILE_SECONDS = prometheus_client.Histogram(
+    "pace_reconcile_duration_seconds", "Time spent in one reconcile, by resource kind.",
+    ["kind"], registry=REGISTRY)
+RECONCILE_ERRORS = prometheus_client.Counter(
+    "pace_reconcile_errors_total", "Reconciles that ended in an error, by kind and reason.",
+    ["kind", "reason"], registry=REGISTRY)
+OBJECTS_READY = prometheus_client.Gauge(
+    "pace_object_ready", "1 when the object's Ready condition is True, else 0.",
+    ["kind", "namespace", "name"], registry=REGISTRY)
+
+
+def serve(port: int, address: str = "0.0.0.0") -> int:
+    """Start the /metrics HTTP server in a thread; return the port it listens on."""
+    server, _thread = prometheus_client.start_http_server(port, addr=address, registry=REGISTRY)
+    return int(server.server_address[1])

@@ -1,0 +1,8 @@
+"""kopf wiring (layer 3b): importing this package registers every handler.
+
+`python -m pace` runs ``kopf run -m pace.handlers``. One module per kind, plus lifecycle.
+"""
+
+from pace.handlers import drift_monitor, lifecycle, mlmodel, retrain_policy
+
+__all__ = ["drift_monitor", "lifecycle", "mlmodel", "retrain_policy"]

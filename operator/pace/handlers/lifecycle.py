@@ -1,0 +1,52 @@
+"""Operator start-up: kopf settings, clients in the memo, the /metrics server; the probe."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from pace.adapters import kube_api, metrics
+from pace.api import constants
+from pace.config import OperatorConfig
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
+                    **_: Any) -> None:
+    """Keep kopf's state in annotations under our prefix, create clients, serve metrics."""
+    config = OperatorConfig.from_env()
+    # Handler results would go to status.<id>, which our structural schemas prune; kopf's
+    # own progress and diff-base therefore live in annotations under mlops.pace.dev.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=constants.ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=constants.ANNOTATION_PREFIX, key="last-handled-configuration")
+    settings.persistence.finalizer = constants.FINALIZER
+    settings.posting.level = logging.INFO
+    # The kubernetes client logs whole response bodies at DEBUG (Secrets included): never.
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # Watches can hang silently behind load balancers (nolar/kopf#698, dask-kubernetes).
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+    memo.config = config
+    memo.kube = kube_api.KubeApi(kube_api.load_client())
+    port = metrics.serve(config.metrics_port, config.bind_address)
+    memo.metrics_port = port
+    logger.info("PACE operator %s: metrics on :%d, probe on :%d, namespaces %s",
+                _version(), port, config.probe_port, list(config.watch_namespaces) or "all")
+
+
+@kopf.on.probe(id="operator")
+def probe(**_: Any) -> str:
+    """Liveness: the event loop answers."""
+    return "ok"
+
+
+def _version() -> str:
+    from pace import __version__
+
+    return __version__

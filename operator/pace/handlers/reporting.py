@@ -1,0 +1,103 @@
+"""What every handler does at its end: one status patch, events, metrics.
+
+Shared by the per-kind handler modules so none of them repeats it.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import kopf
+import pydantic
+
+from pace.adapters import events, metrics
+from pace.api import conditions
+from pace.api.conditions import Condition, ConditionType
+from pace.core import references, status
+
+Handler = Callable[..., Awaitable[None]]
+
+
+def instrumented(kind: str) -> Callable[[Handler], Handler]:
+    """Record reconcile duration and errors (by exception class) for a handler."""
+
+    def decorate(fn: Handler) -> Handler:
+        @functools.wraps(fn)
+        async def wrapper(**kwargs: Any) -> None:
+            started = time.perf_counter()
+            try:
+                await fn(**kwargs)
+            except kopf.TemporaryError:
+                metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Temporary").inc()
+                raise
+            except kopf.PermanentError:
+                metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Permanent").inc()
+                raise
+            except Exception:
+                metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Unexpected").inc()
+                raise
+            finally:
+                metrics.RECONCILE_SECONDS.labels(kind=kind).observe(
+                    time.perf_counter() - started)
+
+        return wrapper
+
+    return decorate
+
+
+def report(*, kind: str, body: Any, patch: kopf.Patch, before: Sequence[Condition],
+           updates: Sequence[Condition], generation: int, fields: dict[str, Any] | None = None
+           ) -> list[Condition]:
+    """Apply condition updates to the patch with observedGeneration; post transition events.
+
+    Returns the full new condition list, so callers can derive a phase from it.
+    """
+    after = status.set_conditions(before, updates)
+    patch.status["conditions"] = status.conditions_to_k8s(after)
+    patch.status["observedGeneration"] = generation
+    for key, value in (fields or {}).items():
+        patch.status[key] = value
+    events.post_transitions(body, status.transitions(before, after))
+    meta = body["metadata"]
+    metrics.OBJECTS_READY.labels(kind=kind, namespace=meta["namespace"], name=meta["name"]).set(
+        1 if status.is_true(after, ConditionType.READY) else 0)
+    return after
+
+
+def invalid_spec_message(exc: pydantic.ValidationError) -> str:
+    """'<field.path>: <problem>' for each error, with the camelCase names the user wrote."""
+    parts = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{path}: {err['msg']}")
+    return "invalid spec: " + "; ".join(parts)
+
+
+async def reconcile_references(*, kind: str, body: Any, patch: kopf.Patch, memo: Any,
+                               refs: Sequence[tuple[str, str, str, str]], retry: int,
+                               ready_message: str, raise_on_missing: bool) -> bool:
+    """Check that referenced objects exist; report ModelFound/Ready; back off when missing.
+
+    ``refs`` holds (plural, kind, name, field) per reference. Returns True when all exist.
+    """
+    now = datetime.now(UTC)
+    meta = body["metadata"]
+    generation = int(meta.get("generation", 0))
+    missing = []
+    for plural, ref_kind, name, field in refs:
+        if await memo.kube.aget_object(plural, meta["namespace"], name) is None:
+            missing.append(references.MissingRef(kind=ref_kind, name=name, field=field))
+    updates = references.reference_conditions(missing, namespace=meta["namespace"],
+                                              generation=generation, now=now,
+                                              ready_message=ready_message)
+    report(kind=kind, body=body, patch=patch,
+           before=conditions.parse_conditions(dict(body.get("status") or {})),
+           updates=updates, generation=generation)
+    if missing and raise_on_missing:
+        raise kopf.TemporaryError(updates[0].message,
+                                  delay=references.retry_delay(retry))
+    return not missing

@@ -1,0 +1,32 @@
+"""Test-suite wiring: markers by folder, and the real-server fixtures.
+
+Tests under integration/ and e2e/ talk to servers started by tests/servers (a real
+kube-apiserver, ...). A missing server binary fails the test with its name; nothing is
+skipped for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.servers.kube_apiserver"]
+
+_FOLDER_MARKS = {"integration": "integration", "e2e": "e2e", "components": "components",
+                 "bench": "bench"}
+_ORDER = {"unit": 0, "components": 1, "integration": 2, "e2e": 3, "bench": 4}
+
+
+def _folder(item: pytest.Item) -> str:
+    parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+    return parts[0] if parts else ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by folder and run fast ones first (kopf's pattern)."""
+    for item in items:
+        mark = _FOLDER_MARKS.get(_folder(item))
+        if mark:
+            item.add_marker(getattr(pytest.mark, mark))
+    items.sort(key=lambda item: _ORDER.get(_folder(item), 0))

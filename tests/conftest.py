@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.servers.kube_apiserver"]
+pytest_plugins = ["tests.servers.kube_apiserver", "tests.servers.operator"]
 
-_FOLDER_MARKS = {"integration": "integration", "e2e": "e2e", "components": "components",
-                 "bench": "bench"}
+_FOLDER_MARKS = {
+    "integration": "integration",
+    "e2e": "e2e",
+    "components": "components",
+    "bench": "bench",
+}
 _ORDER = {"unit": 0, "components": 1, "integration": 2, "e2e": 3, "bench": 4}
 
 

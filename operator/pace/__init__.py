@@ -1,2 +1,3 @@
 """PACE operator."""
+
 __version__ = "0.1.0"

@@ -9,8 +9,13 @@ from pace.config import OperatorConfig
 
 def kopf_args(config: OperatorConfig, extra: list[str]) -> list[str]:
     """The `kopf run` arguments for this configuration."""
-    args = ["run", "-m", "pace.handlers", "--standalone",
-            f"--liveness=http://{config.bind_address}:{config.probe_port}/healthz"]
+    args = [
+        "run",
+        "-m",
+        "pace.handlers",
+        "--standalone",
+        f"--liveness=http://{config.bind_address}:{config.probe_port}/healthz",
+    ]
     if config.watch_namespaces:
         for namespace in config.watch_namespaces:
             args += ["--namespace", namespace]
@@ -24,8 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     import kopf.cli
 
     config = OperatorConfig.from_env()
-    kopf.cli.main(args=kopf_args(config, sys.argv[1:] if argv is None else argv),
-                  prog_name="pace-operator")
+    kopf.cli.main(
+        args=kopf_args(config, sys.argv[1:] if argv is None else argv), prog_name="pace-operator"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The `pace` command: the local stack and generated files.
 
-    pace local up|env|status|down     run the local stack in the background
-    pace crds [--out DIR] [--check]   write (or check) the CRDs generated from the models
-    pace version
+pace local up|env|status|down     run the local stack in the background
+pace crds [--out DIR] [--check]   write (or check) the CRDs generated from the models
+pace version
 """
 
 from __future__ import annotations
@@ -44,8 +44,7 @@ def _local(action: str) -> int:
         elif action == "env":
             state = stack.StackState.load(stack.state_dir())
             if state is None:
-                print("local stack is not running; start it with `pace local up`",
-                      file=sys.stderr)
+                print("local stack is not running; start it with `pace local up`", file=sys.stderr)
                 return 1
             sys.stdout.write(stack.env_exports(state))
         else:

@@ -43,9 +43,12 @@ class OperatorConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
         """Read the PACE_* variables; raise ConfigError naming a bad one."""
         env = os.environ if env is None else env
-        namespaces = tuple(n.strip() for n in env.get("PACE_WATCH_NAMESPACES", "").split(",")
-                           if n.strip())
-        return cls(watch_namespaces=namespaces,
-                   metrics_port=_port(env, "PACE_METRICS_PORT", 8000),
-                   probe_port=_port(env, "PACE_PROBE_PORT", 8081),
-                   bind_address=env.get("PACE_BIND_ADDRESS", "0.0.0.0"))
+        namespaces = tuple(
+            n.strip() for n in env.get("PACE_WATCH_NAMESPACES", "").split(",") if n.strip()
+        )
+        return cls(
+            watch_namespaces=namespaces,
+            metrics_port=_port(env, "PACE_METRICS_PORT", 8000),
+            probe_port=_port(env, "PACE_PROBE_PORT", 8081),
+            bind_address=env.get("PACE_BIND_ADDRESS", "0.0.0.0"),
+        )

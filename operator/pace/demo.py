@@ -20,8 +20,9 @@ SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
 
 def _kubectl(state: stack.StackState, *args: str) -> str:
     env = {**os.environ, "KUBECONFIG": state.kubeconfig}
-    result = subprocess.run([state.kubectl, *args], env=env, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [state.kubectl, *args], env=env, capture_output=True, text=True, check=True
+    )
     return result.stdout
 
 
@@ -38,9 +39,14 @@ def main() -> int:
         print(_kubectl(state, "apply", "-f", str(SAMPLES)), end="")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            out = _kubectl(state, "get", "dm,rtp", "-o",
-                           "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')]"
-                           ".status}{'\\n'}{end}")
+            out = _kubectl(
+                state,
+                "get",
+                "dm,rtp",
+                "-o",
+                "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')]"
+                ".status}{'\\n'}{end}",
+            )
             if out.split() == ["True", "True"]:
                 break
             time.sleep(1)

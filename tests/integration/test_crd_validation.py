@@ -22,15 +22,17 @@ def sample(name: str) -> dict[str, Any]:
     return dict(yaml.safe_load((SAMPLES / name).read_text()))
 
 
-def create(cluster: Cluster, namespace: str, plural: str, body: dict[str, Any]
-           ) -> dict[str, Any]:
+def create(cluster: Cluster, namespace: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = cluster.custom.create_namespaced_custom_object(
-        constants.GROUP, constants.VERSION, namespace, plural, body)
+        constants.GROUP, constants.VERSION, namespace, plural, body
+    )
     return result
 
 
 MINIMAL_MODEL = {
-    "apiVersion": constants.API_VERSION, "kind": "MLModel", "metadata": {"name": "m"},
+    "apiVersion": constants.API_VERSION,
+    "kind": "MLModel",
+    "metadata": {"name": "m"},
     "spec": {"task": "regression", "dataset": {"uri": "sklearn://diabetes", "target": "target"}},
 }
 
@@ -49,13 +51,17 @@ def test_minimal_mlmodel_is_stored_with_defaults(kube_cluster: Cluster, namespac
     assert spec["qualityGates"]["minDelta"] == 0
 
 
-@pytest.mark.parametrize(("plural", "file"), [
-    (constants.MLMODEL_PLURAL, "mlmodel_wine.yaml"),
-    (constants.DRIFT_MONITOR_PLURAL, "driftmonitor_wine.yaml"),
-    (constants.RETRAIN_POLICY_PLURAL, "retrainpolicy_wine.yaml"),
-])
-def test_samples_are_accepted(kube_cluster: Cluster, namespace: str, plural: str,
-                              file: str) -> None:
+@pytest.mark.parametrize(
+    ("plural", "file"),
+    [
+        (constants.MLMODEL_PLURAL, "mlmodel_wine.yaml"),
+        (constants.DRIFT_MONITOR_PLURAL, "driftmonitor_wine.yaml"),
+        (constants.RETRAIN_POLICY_PLURAL, "retrainpolicy_wine.yaml"),
+    ],
+)
+def test_samples_are_accepted(
+    kube_cluster: Cluster, namespace: str, plural: str, file: str
+) -> None:
     body = sample(file)
     stored = create(kube_cluster, namespace, plural, body)
     assert stored["metadata"]["name"] == body["metadata"]["name"]
@@ -63,8 +69,12 @@ def test_samples_are_accepted(kube_cluster: Cluster, namespace: str, plural: str
 
 
 def test_drift_monitor_defaults(kube_cluster: Cluster, namespace: str) -> None:
-    body = {"apiVersion": constants.API_VERSION, "kind": "DriftMonitor",
-            "metadata": {"name": "d"}, "spec": {"modelRef": {"name": "m"}}}
+    body = {
+        "apiVersion": constants.API_VERSION,
+        "kind": "DriftMonitor",
+        "metadata": {"name": "d"},
+        "spec": {"modelRef": {"name": "m"}},
+    }
     spec = create(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, body)["spec"]
     assert spec["detector"] == {"type": "tabular", "pValue": 0.05, "correction": "bonferroni"}
     assert spec["source"] == {"window": {"rows": 500}, "minRows": 100}
@@ -86,79 +96,174 @@ def _with(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 _DELETE = object()
 _MODEL = MINIMAL_MODEL
-_MONITOR = {"apiVersion": constants.API_VERSION, "kind": "DriftMonitor",
-            "metadata": {"name": "d"}, "spec": {"modelRef": {"name": "m"}}}
-_POLICY = {"apiVersion": constants.API_VERSION, "kind": "RetrainPolicy",
-           "metadata": {"name": "p"},
-           "spec": {"modelRef": {"name": "m"}, "triggers": {"schedule": {"cron": "0 * * * *"}}}}
+_MONITOR = {
+    "apiVersion": constants.API_VERSION,
+    "kind": "DriftMonitor",
+    "metadata": {"name": "d"},
+    "spec": {"modelRef": {"name": "m"}},
+}
+_POLICY = {
+    "apiVersion": constants.API_VERSION,
+    "kind": "RetrainPolicy",
+    "metadata": {"name": "p"},
+    "spec": {"modelRef": {"name": "m"}, "triggers": {"schedule": {"cron": "0 * * * *"}}},
+}
 
 INVALID = [
-    ("task-enum", constants.MLMODEL_PLURAL, _with(_MODEL, "spec.task", "clustering"),
-     "spec.task"),
-    ("target-required", constants.MLMODEL_PLURAL, _with(_MODEL, "spec.dataset.target", _DELETE),
-     "spec.dataset.target"),
-    ("dataset-uri-form", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.dataset.uri", "http://example/data.csv"), "spec.dataset.uri"),
-    ("unknown-builtin", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.dataset.uri", "sklearn://mnist"), "spec.dataset.uri"),
-    ("steps-not-increasing", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.serving.canary.steps", [50, 25, 100]), "spec.serving.canary.steps"),
-    ("steps-not-ending-at-100", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.serving.canary.steps", [10, 50]), "spec.serving.canary.steps"),
-    ("steps-duplicate", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.serving.canary.steps", [10, 10, 100]), "spec.serving.canary.steps"),
-    ("step-over-100", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.serving.canary.steps", [10, 150]), "spec.serving.canary.steps"),
-    ("replicas-negative", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.serving.replicas", -1), "spec.serving.replicas"),
-    ("interval-syntax", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.serving.canary.interval", "ten seconds"),
-     "spec.serving.canary.interval"),
-    ("test-size-range", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.training.validation.testSize", 1.5),
-     "spec.training.validation.testSize"),
-    ("algorithm-enum", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.training.algorithm", "xgboost"), "spec.training.algorithm"),
-    ("target-in-features", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.dataset.features", ["age", "target"]), "spec.dataset.features"),
-    ("search-space-missing", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.training.search", {"strategy": "grid"}),
-     "spec.training.search.space"),
-    ("gate-without-bound", constants.MLMODEL_PLURAL,
-     _with(_MODEL, "spec.qualityGates.metrics", [{"metric": "r2"}]),
-     "spec.qualityGates.metrics[0]"),
-    ("pvalue-range", constants.DRIFT_MONITOR_PLURAL,
-     _with(_MONITOR, "spec.detector.pValue", 1.0), "spec.detector.pValue"),
-    ("pvalue-zero", constants.DRIFT_MONITOR_PLURAL,
-     _with(_MONITOR, "spec.detector.pValue", 0), "spec.detector.pValue"),
-    ("detector-enum", constants.DRIFT_MONITOR_PLURAL,
-     _with(_MONITOR, "spec.detector.type", "psi"), "spec.detector.type"),
-    ("window-both", constants.DRIFT_MONITOR_PLURAL,
-     _with(_MONITOR, "spec.source.window", {"rows": 100, "duration": "5m"}),
-     "spec.source.window"),
-    ("monitor-modelref-required", constants.DRIFT_MONITOR_PLURAL,
-     _with(_MONITOR, "spec.modelRef", _DELETE), "spec.modelRef"),
-    ("policy-modelref-required", constants.RETRAIN_POLICY_PLURAL,
-     _with(_POLICY, "spec.modelRef", _DELETE), "spec.modelRef"),
-    ("cron-syntax", constants.RETRAIN_POLICY_PLURAL,
-     _with(_POLICY, "spec.triggers.schedule.cron", "every day"),
-     "spec.triggers.schedule.cron"),
-    ("no-trigger", constants.RETRAIN_POLICY_PLURAL,
-     _with(_POLICY, "spec.triggers", {}), "spec.triggers"),
-    ("share-range", constants.RETRAIN_POLICY_PLURAL,
-     _with(_POLICY, "spec.triggers.drift", {"monitorRef": {"name": "d"},
-                                            "minShareDrifted": 2}),
-     "spec.triggers.drift.minShareDrifted"),
-    ("max-concurrent-runs", constants.RETRAIN_POLICY_PLURAL,
-     _with(_POLICY, "spec.maxConcurrentRuns", 0), "spec.maxConcurrentRuns"),
+    ("task-enum", constants.MLMODEL_PLURAL, _with(_MODEL, "spec.task", "clustering"), "spec.task"),
+    (
+        "target-required",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.target", _DELETE),
+        "spec.dataset.target",
+    ),
+    (
+        "dataset-uri-form",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.uri", "http://example/data.csv"),
+        "spec.dataset.uri",
+    ),
+    (
+        "unknown-builtin",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.uri", "sklearn://mnist"),
+        "spec.dataset.uri",
+    ),
+    (
+        "steps-not-increasing",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.canary.steps", [50, 25, 100]),
+        "spec.serving.canary.steps",
+    ),
+    (
+        "steps-not-ending-at-100",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.canary.steps", [10, 50]),
+        "spec.serving.canary.steps",
+    ),
+    (
+        "steps-duplicate",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.canary.steps", [10, 10, 100]),
+        "spec.serving.canary.steps",
+    ),
+    (
+        "step-over-100",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.canary.steps", [10, 150]),
+        "spec.serving.canary.steps",
+    ),
+    (
+        "replicas-negative",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.replicas", -1),
+        "spec.serving.replicas",
+    ),
+    (
+        "interval-syntax",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.canary.interval", "ten seconds"),
+        "spec.serving.canary.interval",
+    ),
+    (
+        "test-size-range",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.training.validation.testSize", 1.5),
+        "spec.training.validation.testSize",
+    ),
+    (
+        "algorithm-enum",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.training.algorithm", "xgboost"),
+        "spec.training.algorithm",
+    ),
+    (
+        "target-in-features",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.features", ["age", "target"]),
+        "spec.dataset.features",
+    ),
+    (
+        "search-space-missing",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.training.search", {"strategy": "grid"}),
+        "spec.training.search.space",
+    ),
+    (
+        "gate-without-bound",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.qualityGates.metrics", [{"metric": "r2"}]),
+        "spec.qualityGates.metrics[0]",
+    ),
+    (
+        "pvalue-range",
+        constants.DRIFT_MONITOR_PLURAL,
+        _with(_MONITOR, "spec.detector.pValue", 1.0),
+        "spec.detector.pValue",
+    ),
+    (
+        "pvalue-zero",
+        constants.DRIFT_MONITOR_PLURAL,
+        _with(_MONITOR, "spec.detector.pValue", 0),
+        "spec.detector.pValue",
+    ),
+    (
+        "detector-enum",
+        constants.DRIFT_MONITOR_PLURAL,
+        _with(_MONITOR, "spec.detector.type", "psi"),
+        "spec.detector.type",
+    ),
+    (
+        "window-both",
+        constants.DRIFT_MONITOR_PLURAL,
+        _with(_MONITOR, "spec.source.window", {"rows": 100, "duration": "5m"}),
+        "spec.source.window",
+    ),
+    (
+        "monitor-modelref-required",
+        constants.DRIFT_MONITOR_PLURAL,
+        _with(_MONITOR, "spec.modelRef", _DELETE),
+        "spec.modelRef",
+    ),
+    (
+        "policy-modelref-required",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.modelRef", _DELETE),
+        "spec.modelRef",
+    ),
+    (
+        "cron-syntax",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.triggers.schedule.cron", "every day"),
+        "spec.triggers.schedule.cron",
+    ),
+    (
+        "no-trigger",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.triggers", {}),
+        "spec.triggers",
+    ),
+    (
+        "share-range",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.triggers.drift", {"monitorRef": {"name": "d"}, "minShareDrifted": 2}),
+        "spec.triggers.drift.minShareDrifted",
+    ),
+    (
+        "max-concurrent-runs",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.maxConcurrentRuns", 0),
+        "spec.maxConcurrentRuns",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("plural", "body", "field"), [case[1:] for case in INVALID],
-                         ids=[case[0] for case in INVALID])
-def test_invalid_object_is_refused_naming_the_field(kube_cluster: Cluster, namespace: str,
-                                                    plural: str, body: dict[str, Any],
-                                                    field: str) -> None:
+@pytest.mark.parametrize(
+    ("plural", "body", "field"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID]
+)
+def test_invalid_object_is_refused_naming_the_field(
+    kube_cluster: Cluster, namespace: str, plural: str, body: dict[str, Any], field: str
+) -> None:
     with pytest.raises(ApiException) as refused:
         create(kube_cluster, namespace, plural, body)
     assert refused.value.status == 422
@@ -166,5 +271,6 @@ def test_invalid_object_is_refused_naming_the_field(kube_cluster: Cluster, names
     assert field in message, message
     # Nothing was stored.
     listed = kube_cluster.custom.list_namespaced_custom_object(
-        constants.GROUP, constants.VERSION, namespace, plural)
+        constants.GROUP, constants.VERSION, namespace, plural
+    )
     assert listed["items"] == []

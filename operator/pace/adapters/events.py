@@ -25,5 +25,9 @@ def is_warning(cond: Condition) -> bool:
 def post_transitions(body: Any, changed: Iterable[Condition]) -> None:
     """One event per changed condition, reason and message copied from the condition."""
     for cond in changed:
-        kopf.event(body, type="Warning" if is_warning(cond) else "Normal", reason=cond.reason,
-                   message=f"{cond.type}={cond.status}: {cond.message}"[:1024])
+        kopf.event(
+            body,
+            type="Warning" if is_warning(cond) else "Normal",
+            reason=cond.reason,
+            message=f"{cond.type}={cond.status}: {cond.message}"[:1024],
+        )

@@ -7,6 +7,7 @@ worker thread and kopf's event loop never waits on the network.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -19,6 +20,8 @@ from pace.api import constants
 
 def load_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
     """An API client from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
+    # The client reads $KUBECONFIG once at import; read it now instead.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG")
     if kubeconfig:
         return kubernetes.config.new_client_from_config(config_file=kubeconfig)
     try:
@@ -40,21 +43,22 @@ class KubeApi:
         """One of our objects, or None when it does not exist."""
         try:
             obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
-                constants.GROUP, constants.VERSION, namespace, plural, name)
+                constants.GROUP, constants.VERSION, namespace, plural, name
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
         return obj
 
-    async def aget_object(self, plural: str, namespace: str, name: str
-                          ) -> dict[str, Any] | None:
+    async def aget_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """`get_object` in a worker thread."""
         return await asyncio.to_thread(self.get_object, plural, namespace, name)
 
 
-def apply_crds(client: kubernetes.client.ApiClient, crds: Iterable[dict[str, Any]], *,
-               timeout: float = 60.0) -> list[str]:
+def apply_crds(
+    client: kubernetes.client.ApiClient, crds: Iterable[dict[str, Any]], *, timeout: float = 60.0
+) -> list[str]:
     """Create or replace CRDs and wait until each is Established; return their names."""
     api = kubernetes.client.ApiextensionsV1Api(client)
     names = []
@@ -67,8 +71,13 @@ def apply_crds(client: kubernetes.client.ApiClient, crds: Iterable[dict[str, Any
                 raise
             api.create_custom_resource_definition(crd)
         else:
-            body = {**crd, "metadata": {**crd["metadata"],
-                                        "resourceVersion": existing.metadata.resource_version}}
+            body = {
+                **crd,
+                "metadata": {
+                    **crd["metadata"],
+                    "resourceVersion": existing.metadata.resource_version,
+                },
+            }
             api.replace_custom_resource_definition(name, body)
         names.append(name)
     deadline = time.monotonic() + timeout

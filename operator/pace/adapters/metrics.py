@@ -11,14 +11,23 @@ import prometheus_client
 REGISTRY = prometheus_client.CollectorRegistry(auto_describe=True)
 
 RECONCILE_SECONDS = prometheus_client.Histogram(
-    "pace_reconcile_duration_seconds", "Time spent in one reconcile, by resource kind.",
-    ["kind"], registry=REGISTRY)
+    "pace_reconcile_duration_seconds",
+    "Time spent in one reconcile, by resource kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = prometheus_client.Counter(
-    "pace_reconcile_errors_total", "Reconciles that ended in an error, by kind and reason.",
-    ["kind", "reason"], registry=REGISTRY)
+    "pace_reconcile_errors_total",
+    "Reconciles that ended in an error, by kind and reason.",
+    ["kind", "reason"],
+    registry=REGISTRY,
+)
 OBJECTS_READY = prometheus_client.Gauge(
-    "pace_object_ready", "1 when the object's Ready condition is True, else 0.",
-    ["kind", "namespace", "name"], registry=REGISTRY)
+    "pace_object_ready",
+    "1 when the object's Ready condition is True, else 0.",
+    ["kind", "namespace", "name"],
+    registry=REGISTRY,
+)
 
 
 def serve(port: int, address: str = "0.0.0.0") -> int:

@@ -35,15 +35,20 @@ class CamelModel(BaseModel):
 
 def nested(factory: type[CamelModel], description: str) -> Any:
     """A sub-object that defaults to ``{}``, so the API server fills its inner defaults."""
-    return Field(default_factory=factory, description=description,
-                 json_schema_extra={"default": {}})
+    return Field(
+        default_factory=factory, description=description, json_schema_extra={"default": {}}
+    )
 
 
 class ObjectRef(CamelModel):
     """Reference to another PACE object in the same namespace."""
 
-    name: str = Field(description="Name of the referenced object in the same namespace.",
-                      min_length=1, max_length=253, pattern=K8S_NAME_PATTERN)
+    name: str = Field(
+        description="Name of the referenced object in the same namespace.",
+        min_length=1,
+        max_length=253,
+        pattern=K8S_NAME_PATTERN,
+    )
 
 
 class SecretKeyRef(CamelModel):
@@ -53,8 +58,9 @@ class SecretKeyRef(CamelModel):
     key: str = Field(description="Key inside the Secret.", min_length=1)
 
 
-def cel(rule: str, message: str, *, field_path: str | None = None,
-        reason: str | None = None) -> dict[str, Any]:
+def cel(
+    rule: str, message: str, *, field_path: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
     """One ``x-kubernetes-validations`` entry."""
     entry: dict[str, Any] = {"rule": rule, "message": message}
     if field_path:
@@ -85,8 +91,13 @@ class KubeObject(CamelModel):
             pydantic.ValidationError: naming the offending field.
         """
         meta = body["metadata"]
-        return cls.model_validate({
-            "name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid", ""),
-            "generation": meta.get("generation", 0), "spec": dict(body.get("spec") or {}),
-            "status": dict(body.get("status") or {}),
-        })
+        return cls.model_validate(
+            {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid", ""),
+                "generation": meta.get("generation", 0),
+                "spec": dict(body.get("spec") or {}),
+                "status": dict(body.get("status") or {}),
+            }
+        )

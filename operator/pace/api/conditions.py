@@ -49,17 +49,26 @@ Status = Literal["True", "False", "Unknown"]
 class Condition(CamelModel):
     """One observation of an aspect of the object (meta/v1 Condition)."""
 
-    type: str = Field(description="Type of condition in CamelCase, e.g. Ready or Trained.",
-                      min_length=1, max_length=316)
+    type: str = Field(
+        description="Type of condition in CamelCase, e.g. Ready or Trained.",
+        min_length=1,
+        max_length=316,
+    )
     status: Status = Field(description="Status of the condition: True, False or Unknown.")
-    reason: str = Field(description="One-word CamelCase reason for the last transition.",
-                        min_length=1, max_length=1024)
-    message: str = Field("", description="Human-readable details of the last transition.",
-                         max_length=32768)
+    reason: str = Field(
+        description="One-word CamelCase reason for the last transition.",
+        min_length=1,
+        max_length=1024,
+    )
+    message: str = Field(
+        "", description="Human-readable details of the last transition.", max_length=32768
+    )
     last_transition_time: datetime = Field(
-        description="When the condition last changed from one status to another.")
+        description="When the condition last changed from one status to another."
+    )
     observed_generation: int | None = Field(
-        None, ge=0, description="metadata.generation this condition was set from.")
+        None, ge=0, description="metadata.generation this condition was set from."
+    )
 
 
 def parse_conditions(raw_status: object) -> list[Condition]:

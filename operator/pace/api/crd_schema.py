@@ -35,35 +35,51 @@ class CrdInfo:
 
 
 def _condition_column(name: str, condition: str) -> dict[str, Any]:
-    return {"name": name, "type": "string",
-            "jsonPath": f'.status.conditions[?(@.type=="{condition}")].status'}
+    return {
+        "name": name,
+        "type": "string",
+        "jsonPath": f'.status.conditions[?(@.type=="{condition}")].status',
+    }
 
 
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 RESOURCES: tuple[CrdInfo, ...] = (
     CrdInfo(
-        kind=constants.MLMODEL_KIND, plural=constants.MLMODEL_PLURAL, short_names=("mlm",),
-        spec=mlmodel.MLModelSpec, status=mlmodel.MLModelStatus,
+        kind=constants.MLMODEL_KIND,
+        plural=constants.MLMODEL_PLURAL,
+        short_names=("mlm",),
+        spec=mlmodel.MLModelSpec,
+        status=mlmodel.MLModelStatus,
         description="MLModel: what to train and how to serve it. PACE trains it with a "
-                    "pipeline, keeps every version, and rolls new versions out by canary.",
+        "pipeline, keeps every version, and rolls new versions out by canary.",
         columns=(
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Serving", "type": "string", "jsonPath": ".status.servingVersion"},
-            {"name": "Candidate", "type": "string", "jsonPath": ".status.candidateVersion",
-             "priority": 1},
-            {"name": "Canary", "type": "integer", "jsonPath": ".status.canary.weight",
-             "description": "Traffic percent on the canary"},
+            {
+                "name": "Candidate",
+                "type": "string",
+                "jsonPath": ".status.candidateVersion",
+                "priority": 1,
+            },
+            {
+                "name": "Canary",
+                "type": "integer",
+                "jsonPath": ".status.canary.weight",
+                "description": "Traffic percent on the canary",
+            },
             _condition_column("Drift", "DriftDetected"),
             _AGE,
         ),
     ),
     CrdInfo(
-        kind=constants.RETRAIN_POLICY_KIND, plural=constants.RETRAIN_POLICY_PLURAL,
-        short_names=("rtp",), spec=retrain_policy.RetrainPolicySpec,
+        kind=constants.RETRAIN_POLICY_KIND,
+        plural=constants.RETRAIN_POLICY_PLURAL,
+        short_names=("rtp",),
+        spec=retrain_policy.RetrainPolicySpec,
         status=retrain_policy.RetrainPolicyStatus,
         description="RetrainPolicy: when to retrain an MLModel (schedule, drift, metric or "
-                    "new data), with cooldown and concurrency limits.",
+        "new data), with cooldown and concurrency limits.",
         columns=(
             {"name": "Model", "type": "string", "jsonPath": ".spec.modelRef.name"},
             _condition_column("Ready", "Ready"),
@@ -74,11 +90,13 @@ RESOURCES: tuple[CrdInfo, ...] = (
         ),
     ),
     CrdInfo(
-        kind=constants.DRIFT_MONITOR_KIND, plural=constants.DRIFT_MONITOR_PLURAL,
-        short_names=("dm",), spec=drift_monitor.DriftMonitorSpec,
+        kind=constants.DRIFT_MONITOR_KIND,
+        plural=constants.DRIFT_MONITOR_PLURAL,
+        short_names=("dm",),
+        spec=drift_monitor.DriftMonitorSpec,
         status=drift_monitor.DriftMonitorStatus,
         description="DriftMonitor: compares a model's live inputs with its training "
-                    "reference using an alibi-detect detector, on an interval.",
+        "reference using an alibi-detect detector, on an interval.",
         columns=(
             {"name": "Model", "type": "string", "jsonPath": ".spec.modelRef.name"},
             {"name": "Detector", "type": "string", "jsonPath": ".spec.detector.type"},
@@ -106,7 +124,8 @@ def structural(node: Any, defs: dict[str, Any]) -> Any:
         target.update(node)
         if extra_rules:
             target["x-kubernetes-validations"] = (
-                target.get("x-kubernetes-validations", []) + extra_rules)
+                target.get("x-kubernetes-validations", []) + extra_rules
+            )
         node = target
     if "anyOf" in node:
         branches = [b for b in node.pop("anyOf") if b.get("type") != "null"]
@@ -121,7 +140,7 @@ def structural(node: Any, defs: dict[str, Any]) -> Any:
     if node.get("x-kubernetes-preserve-unknown-fields") and node.get("additionalProperties"):
         node.pop("additionalProperties")
     for bound in ("Minimum", "Maximum"):  # JSON Schema 2020-12 → OpenAPI v3.0 form
-        if f"exclusive{bound}" in node:
+        if not isinstance(node.get(f"exclusive{bound}", True), bool):
             node[bound.lower()] = node.pop(f"exclusive{bound}")
             node[f"exclusive{bound}"] = True
     out: dict[str, Any] = {}
@@ -162,31 +181,42 @@ def render(info: CrdInfo) -> dict[str, Any]:
         "spec": {
             "group": constants.GROUP,
             "names": {
-                "kind": info.kind, "listKind": f"{info.kind}List", "plural": info.plural,
-                "singular": singular, "shortNames": list(info.short_names),
+                "kind": info.kind,
+                "listKind": f"{info.kind}List",
+                "plural": info.plural,
+                "singular": singular,
+                "shortNames": list(info.short_names),
                 "categories": [constants.CATEGORY],
             },
             "scope": "Namespaced",
-            "versions": [{
-                "name": constants.VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [dict(c) for c in info.columns],
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "description": info.description,
-                    "required": ["spec"],
-                    "properties": {
-                        "apiVersion": {"type": "string", "description": (
-                            "Versioned schema of this object: mlops.pace.dev/v1alpha1.")},
-                        "kind": {"type": "string", "description": "REST resource kind."},
-                        "metadata": {"type": "object"},
-                        "spec": spec,
-                        "status": status,
+            "versions": [
+                {
+                    "name": constants.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [dict(c) for c in info.columns],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": info.description,
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": (
+                                        "Versioned schema of this object: mlops.pace.dev/v1alpha1."
+                                    ),
+                                },
+                                "kind": {"type": "string", "description": "REST resource kind."},
+                                "metadata": {"type": "object"},
+                                "spec": spec,
+                                "status": status,
+                            },
+                        }
                     },
-                }},
-            }],
+                }
+            ],
         },
     }
 
@@ -198,8 +228,7 @@ def file_name(info: CrdInfo) -> str:
 
 def dump(crd: dict[str, Any]) -> str:
     """Stable YAML text of a CRD, with a header saying where it comes from."""
-    header = ("# Generated from operator/pace/api by `make crds`; do not edit by hand.\n"
-              "---\n")
+    header = "# Generated from operator/pace/api by `make crds`; do not edit by hand.\n---\n"
     return header + yaml.safe_dump(crd, sort_keys=False, width=100)
 
 

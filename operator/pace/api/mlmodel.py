@@ -51,29 +51,47 @@ class DatasetSpec(CamelModel):
 
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
-            cel(_DATASET_URI_RULE,
+            cel(
+                _DATASET_URI_RULE,
                 "uri must be s3://<bucket>/<key>.csv|.parquet or sklearn://<name> with name one "
-                "of " + ", ".join(BUILTIN_DATASETS), field_path=".uri"),
-            cel("!has(self.features) || !(self.target in self.features)",
-                "target must not be listed in features", field_path=".features"),
-            cel("!has(self.categoricalFeatures) || !has(self.features) || "
+                "of " + ", ".join(BUILTIN_DATASETS),
+                field_path=".uri",
+            ),
+            cel(
+                "!has(self.features) || !(self.target in self.features)",
+                "target must not be listed in features",
+                field_path=".features",
+            ),
+            cel(
+                "!has(self.categoricalFeatures) || !has(self.features) || "
                 "self.categoricalFeatures.all(f, f in self.features)",
                 "every categoricalFeatures entry must be listed in features",
-                field_path=".categoricalFeatures"),
+                field_path=".categoricalFeatures",
+            ),
         )
     }
 
-    uri: str = Field(description=(
-        "Dataset location: s3://bucket/key.csv or .parquet on the configured object store, or "
-        "sklearn://<name> for a bundled scikit-learn dataset ("
-        + ", ".join(BUILTIN_DATASETS) + ")."), min_length=1, max_length=2048)
+    uri: str = Field(
+        description=(
+            "Dataset location: s3://bucket/key.csv or .parquet on the configured object store, or "
+            "sklearn://<name> for a bundled scikit-learn dataset ("
+            + ", ".join(BUILTIN_DATASETS)
+            + ")."
+        ),
+        min_length=1,
+        max_length=2048,
+    )
     target: str = Field(description="Column to predict.", min_length=1, max_length=256)
     features: list[FeatureName] | None = Field(
-        None, description="Columns used as inputs; all columns but the target when omitted.",
-        max_length=500)
+        None,
+        description="Columns used as inputs; all columns but the target when omitted.",
+        max_length=500,
+    )
     categorical_features: list[FeatureName] | None = Field(
-        None, description="Subset of features that are categorical (drift uses chi-square).",
-        max_length=500)
+        None,
+        description="Subset of features that are categorical (drift uses chi-square).",
+        max_length=500,
+    )
 
 
 class SearchSpec(CamelModel):
@@ -81,39 +99,56 @@ class SearchSpec(CamelModel):
 
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
-            cel("!has(self.strategy) || self.strategy == 'none' || has(self.space)",
-                "space is required when strategy is grid or random", field_path=".space"),
+            cel(
+                "!has(self.strategy) || self.strategy == 'none' || has(self.space)",
+                "space is required when strategy is grid or random",
+                field_path=".space",
+            ),
         )
     }
 
     strategy: Literal["none", "grid", "random"] = Field(
-        "none", description="Search strategy: none, grid or random.")
+        "none", description="Search strategy: none, grid or random."
+    )
     space: dict[str, list[Any]] | None = Field(
-        None, description="Hyperparameter name to the list of values to try.",
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+        None,
+        description="Hyperparameter name to the list of values to try.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
     trials: int = Field(10, ge=1, le=1000, description="Candidates tried by random search.")
 
 
 class ValidationSpec(CamelModel):
     """How the held-out evaluation is made."""
 
-    test_size: float = Field(0.2, gt=0, lt=1, description=(
-        "Fraction of rows held out for evaluation, strictly between 0 and 1."))
+    test_size: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description=("Fraction of rows held out for evaluation, strictly between 0 and 1."),
+    )
     cv_folds: int = Field(5, ge=2, le=20, description="Cross-validation folds for search.")
     seed: int = Field(42, ge=0, description="Random seed for splits and estimators.")
-    group_by: str | None = Field(None, description=(
-        "Column whose values never straddle train and test (grouped split)."))
+    group_by: str | None = Field(
+        None, description=("Column whose values never straddle train and test (grouped split).")
+    )
 
 
 class TrainingSpec(CamelModel):
     """What to train."""
 
-    algorithm: str = Field("auto", description=(
-        "scikit-learn estimator: " + ", ".join(ALGORITHMS) + ". auto compares several."),
-        json_schema_extra={"enum": list(ALGORITHMS)})
+    algorithm: str = Field(
+        "auto",
+        description=(
+            "scikit-learn estimator: " + ", ".join(ALGORITHMS) + ". auto compares several."
+        ),
+        json_schema_extra={"enum": list(ALGORITHMS)},
+    )
     hyperparameters: dict[str, Any] = Field(
-        default_factory=dict, description="Estimator keyword arguments.",
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "default": {}})
+        default_factory=dict,
+        description="Estimator keyword arguments.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "default": {}},
+    )
     search: SearchSpec = nested(SearchSpec, "Hyperparameter search settings.")
     validation: ValidationSpec = nested(ValidationSpec, "Hold-out and cross-validation settings.")
 
@@ -124,13 +159,19 @@ class MetricGate(CamelModel):
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
             cel("has(self.min) || has(self.max)", "a gate needs min or max"),
-            cel("!has(self.min) || !has(self.max) || self.min <= self.max",
-                "min must not exceed max", field_path=".min"),
+            cel(
+                "!has(self.min) || !has(self.max) || self.min <= self.max",
+                "min must not exceed max",
+                field_path=".min",
+            ),
         )
     }
 
-    metric: str = Field(description="Metric name, e.g. accuracy, f1, roc_auc, r2, rmse.",
-                        min_length=1, max_length=64)
+    metric: str = Field(
+        description="Metric name, e.g. accuracy, f1, roc_auc, r2, rmse.",
+        min_length=1,
+        max_length=64,
+    )
     min: float | None = Field(None, description="Lowest acceptable value.")
     max: float | None = Field(None, description="Highest acceptable value.")
 
@@ -140,19 +181,29 @@ class FairnessGate(CamelModel):
 
     sensitive_feature: str = Field(description="Column that defines the groups.", min_length=1)
     metric: Literal["demographic_parity_difference", "accuracy_difference"] = Field(
-        "demographic_parity_difference", description="Disparity measure between groups.")
+        "demographic_parity_difference", description="Disparity measure between groups."
+    )
     max_disparity: float = Field(0.1, ge=0, le=1, description="Largest allowed disparity.")
 
 
 class QualityGates(CamelModel):
     """What a candidate must reach before it is rolled out."""
 
-    metrics: list[MetricGate] = Field(default_factory=list, max_length=32,
-                                      description="Bounds on evaluation metrics.")
-    min_delta: float = Field(0.0, description=(
-        "Least improvement of the primary metric over the serving version (may be negative)."))
-    primary_metric: str | None = Field(None, description=(
-        "Metric compared with the serving version; accuracy or r2 by task when omitted."))
+    metrics: list[MetricGate] = Field(
+        default_factory=list, max_length=32, description="Bounds on evaluation metrics."
+    )
+    min_delta: float = Field(
+        0.0,
+        description=(
+            "Least improvement of the primary metric over the serving version (may be negative)."
+        ),
+    )
+    primary_metric: str | None = Field(
+        None,
+        description=(
+            "Metric compared with the serving version; accuracy or r2 by task when omitted."
+        ),
+    )
     fairness: FairnessGate | None = Field(None, description="Optional fairness check.")
 
 
@@ -160,7 +211,8 @@ class ExplainabilitySpec(CamelModel):
     """How each version is explained."""
 
     method: Literal["permutation", "kernel_shap", "anchors"] = Field(
-        "permutation", description="Explanation method: permutation, kernel_shap or anchors.")
+        "permutation", description="Explanation method: permutation, kernel_shap or anchors."
+    )
     samples: int = Field(100, ge=1, le=100000, description="Rows explained.")
 
 
@@ -173,11 +225,14 @@ class AnalysisCheck(CamelModel):
         )
     }
 
-    name: str = Field(description="Name of the check, unique in the list.", min_length=1,
-                      max_length=63)
-    query: str = Field(description=(
-        "PromQL returning one value; $namespace, $model, $predictor are substituted."),
-        min_length=1, max_length=4096)
+    name: str = Field(
+        description="Name of the check, unique in the list.", min_length=1, max_length=63
+    )
+    query: str = Field(
+        description=("PromQL returning one value; $namespace, $model, $predictor are substituted."),
+        min_length=1,
+        max_length=4096,
+    )
     min: float | None = Field(None, description="The check fails below this value.")
     max: float | None = Field(None, description="The check fails above this value.")
 
@@ -187,26 +242,47 @@ class CanarySpec(CamelModel):
 
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
-            cel("!has(self.steps) || self.steps.isSorted()", "steps must be strictly increasing",
-                field_path=".steps"),
-            cel("!has(self.steps) || self.steps[self.steps.size() - 1] == 100",
-                "steps must end at 100", field_path=".steps"),
+            cel(
+                "!has(self.steps) || self.steps.isSorted()",
+                "steps must be strictly increasing",
+                field_path=".steps",
+            ),
+            cel(
+                "!has(self.steps) || self.steps[self.steps.size() - 1] == 100",
+                "steps must end at 100",
+                field_path=".steps",
+            ),
         )
     }
 
     steps: list[int] = Field(
-        default_factory=lambda: [10, 25, 50, 100], min_length=1, max_length=20,
+        default_factory=lambda: [10, 25, 50, 100],
+        min_length=1,
+        max_length=20,
         description="Canary traffic percentages, strictly increasing, ending at 100.",
-        json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 100},
-                           "x-kubernetes-list-type": "set", "default": [10, 25, 50, 100]})
-    interval: str = Field("30s", pattern=DURATION_PATTERN,
-                          description="Time between analysis runs, e.g. 30s or 5m.")
+        json_schema_extra={
+            "items": {"type": "integer", "minimum": 1, "maximum": 100},
+            "x-kubernetes-list-type": "set",
+            "default": [10, 25, 50, 100],
+        },
+    )
+    interval: str = Field(
+        "30s", pattern=DURATION_PATTERN, description="Time between analysis runs, e.g. 30s or 5m."
+    )
     analysis: list[AnalysisCheck] | None = Field(
-        None, max_length=16, description=(
-            "Checks run every interval; the canary's success rate and p99 latency when omitted."),
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
-    max_failed_checks: int = Field(2, ge=0, le=100, description=(
-        "Failed analysis runs tolerated before the canary is rolled back."))
+        None,
+        max_length=16,
+        description=(
+            "Checks run every interval; the canary's success rate and p99 latency when omitted."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    max_failed_checks: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description=("Failed analysis runs tolerated before the canary is rolled back."),
+    )
     paused: bool = Field(False, description="Hold the canary at its current step.")
 
 
@@ -225,8 +301,7 @@ class MLModelSpec(CamelModel):
     dataset: DatasetSpec = Field(description="Training data.")
     training: TrainingSpec = nested(TrainingSpec, "Estimator, hyperparameters and search.")
     quality_gates: QualityGates = nested(QualityGates, "Gates a candidate must pass.")
-    explainability: ExplainabilitySpec = nested(ExplainabilitySpec,
-                                                "Explanation of each version.")
+    explainability: ExplainabilitySpec = nested(ExplainabilitySpec, "Explanation of each version.")
     serving: ServingSpec = nested(ServingSpec, "Serving and canary settings.")
 
 
@@ -245,8 +320,9 @@ class VersionRecord(CamelModel):
 
     version: str = Field(description="Version id, e.g. v3.")
     stage: Stage = Field(description="candidate, canary, production, archived or rejected.")
-    metrics: dict[str, float] = Field(default_factory=dict,
-                                      description="Evaluation metrics of this version.")
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="Evaluation metrics of this version."
+    )
     artifact_uri: str | None = Field(None, description="s3:// URI of the model artifact.")
     data_hash: str | None = Field(None, description="Hash of the training data.")
     spec_hash: str | None = Field(None, description="Hash of the training-relevant spec.")
@@ -258,21 +334,27 @@ class VersionRecord(CamelModel):
 class MLModelStatus(CamelModel):
     """Observed state of an MLModel; written by the operator only."""
 
-    phase: Phase | None = Field(None, description=(
-        "Summary derived from the conditions, for kubectl get. Never used for decisions."))
-    observed_generation: int | None = Field(None, description=(
-        "metadata.generation the operator last reconciled."))
+    phase: Phase | None = Field(
+        None,
+        description=(
+            "Summary derived from the conditions, for kubectl get. Never used for decisions."
+        ),
+    )
+    observed_generation: int | None = Field(
+        None, description=("metadata.generation the operator last reconciled.")
+    )
     conditions: list[Condition] = Field(
-        default_factory=list, description="Trained, Validated, Deployed, CanaryHealthy, Ready, "
-        "DriftDetected.",
-        json_schema_extra={"x-kubernetes-list-type": "map",
-                           "x-kubernetes-list-map-keys": ["type"]})
+        default_factory=list,
+        description="Trained, Validated, Deployed, CanaryHealthy, Ready, DriftDetected.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     serving_version: str | None = Field(None, description="Version serving most traffic.")
     candidate_version: str | None = Field(None, description="Version being rolled out.")
     endpoint: str | None = Field(None, description="URL that serves predictions.")
     canary: CanaryState | None = Field(None, description="Progress of the current canary.")
-    versions: list[VersionRecord] = Field(default_factory=list,
-                                          description="Every version, oldest first.")
+    versions: list[VersionRecord] = Field(
+        default_factory=list, description="Every version, oldest first."
+    )
 
 
 class MLModel(KubeObject):

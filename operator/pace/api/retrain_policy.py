@@ -21,25 +21,39 @@ from pace.api.conditions import Condition
 _CRON_FIELD = r"(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*"
 CRON_PATTERN = (
     r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
-    + r"\s+".join([_CRON_FIELD] * 5) + r")$"
+    + r"\s+".join([_CRON_FIELD] * 5)
+    + r")$"
 )
 
 
 class ScheduleTrigger(CamelModel):
     """Retrain on a cron schedule."""
 
-    cron: str = Field(description="Five-field cron expression or @daily-style macro (UTC).",
-                      pattern=CRON_PATTERN, max_length=256)
+    cron: str = Field(
+        description="Five-field cron expression or @daily-style macro (UTC).",
+        pattern=CRON_PATTERN,
+        max_length=256,
+    )
 
 
 class DriftTrigger(CamelModel):
     """Retrain when a DriftMonitor keeps reporting drift."""
 
     monitor_ref: ObjectRef = Field(description="DriftMonitor watching the model.")
-    min_share_drifted: float = Field(0.0, ge=0, le=1, description=(
-        "Least share of drifted features (0-1) that counts, on top of the monitor's verdict."))
-    consecutive_checks: int = Field(1, ge=1, le=1000, description=(
-        "Checks in a row that must report drift before the trigger fires."))
+    min_share_drifted: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Least share of drifted features (0-1) that counts, on top of the monitor's verdict."
+        ),
+    )
+    consecutive_checks: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description=("Checks in a row that must report drift before the trigger fires."),
+    )
 
 
 class MetricTrigger(CamelModel):
@@ -48,16 +62,24 @@ class MetricTrigger(CamelModel):
     query: str = Field(description="PromQL returning one value.", min_length=1, max_length=4096)
     threshold: float = Field(description="Value compared with the query result.")
     operator: Literal["above", "below"] = Field(
-        "below", description="Fire when the value is above or below the threshold.")
-    for_: str = Field("0s", alias="for", pattern=DURATION_PATTERN, description=(
-        "How long the condition must hold before the trigger fires."))
+        "below", description="Fire when the value is above or below the threshold."
+    )
+    for_: str = Field(
+        "0s",
+        alias="for",
+        pattern=DURATION_PATTERN,
+        description=("How long the condition must hold before the trigger fires."),
+    )
 
 
 class NewDataTrigger(CamelModel):
     """Retrain when enough new rows arrive under a prefix."""
 
-    prefix: str = Field(description="s3://bucket/prefix/ watched for new CSV or Parquet objects.",
-                        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$", max_length=2048)
+    prefix: str = Field(
+        description="s3://bucket/prefix/ watched for new CSV or Parquet objects.",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$",
+        max_length=2048,
+    )
     min_rows: int = Field(1000, ge=1, description="New rows needed to fire.")
 
 
@@ -66,8 +88,10 @@ class Triggers(CamelModel):
 
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
-            cel("has(self.schedule) || has(self.drift) || has(self.metric) || has(self.newData)",
-                "at least one trigger (schedule, drift, metric, newData) is required"),
+            cel(
+                "has(self.schedule) || has(self.drift) || has(self.metric) || has(self.newData)",
+                "at least one trigger (schedule, drift, metric, newData) is required",
+            ),
         )
     }
 
@@ -82,12 +106,20 @@ class RetrainPolicySpec(CamelModel):
 
     model_ref: ObjectRef = Field(description="MLModel to retrain, in the same namespace.")
     triggers: Triggers = Field(description="What requests a retrain.")
-    cooldown: str = Field("1h", pattern=DURATION_PATTERN, description=(
-        "Least time between two retrains started by this policy."))
-    max_concurrent_runs: int = Field(1, ge=1, le=10, description=(
-        "Training runs of the model this policy may have in flight."))
-    auto_promote: bool = Field(True, description=(
-        "Roll a validated candidate out automatically; false waits for `pace promote`."))
+    cooldown: str = Field(
+        "1h",
+        pattern=DURATION_PATTERN,
+        description=("Least time between two retrains started by this policy."),
+    )
+    max_concurrent_runs: int = Field(
+        1, ge=1, le=10, description=("Training runs of the model this policy may have in flight.")
+    )
+    auto_promote: bool = Field(
+        True,
+        description=(
+            "Roll a validated candidate out automatically; false waits for `pace promote`."
+        ),
+    )
 
 
 class LastTrigger(CamelModel):
@@ -101,17 +133,20 @@ class LastTrigger(CamelModel):
 class RetrainPolicyStatus(CamelModel):
     """Observed state of a RetrainPolicy."""
 
-    observed_generation: int | None = Field(None, description=(
-        "metadata.generation the operator last reconciled."))
+    observed_generation: int | None = Field(
+        None, description=("metadata.generation the operator last reconciled.")
+    )
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready and ModelFound.",
-        json_schema_extra={"x-kubernetes-list-type": "map",
-                           "x-kubernetes-list-map-keys": ["type"]})
+        default_factory=list,
+        description="Ready and ModelFound.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     last_trigger: LastTrigger | None = Field(None, description="The most recent firing.")
     trigger_count: int = Field(0, ge=0, description="Times a trigger fired.")
     runs_started: int = Field(0, ge=0, description="Retrains requested.")
-    consecutive_drift_checks: int = Field(0, ge=0, description=(
-        "Drift checks in a row that reported drift (restart-safe counter)."))
+    consecutive_drift_checks: int = Field(
+        0, ge=0, description=("Drift checks in a row that reported drift (restart-safe counter).")
+    )
 
 
 class RetrainPolicy(KubeObject):

@@ -22,24 +22,40 @@ class MissingRef:
     field: str
 
 
-def reference_conditions(missing: list[MissingRef], *, namespace: str, generation: int,
-                         now: datetime, ready_message: str) -> list[Condition]:
+def reference_conditions(
+    missing: list[MissingRef], *, namespace: str, generation: int, now: datetime, ready_message: str
+) -> list[Condition]:
     """ModelFound and Ready conditions for the references a resource has."""
     if not missing:
         return [
-            status.condition(ConditionType.MODEL_FOUND, "True", Reason.MODEL_FOUND,
-                             "All referenced objects exist.", generation=generation, now=now),
-            status.condition(ConditionType.READY, "True", Reason.READY, ready_message,
-                             generation=generation, now=now),
+            status.condition(
+                ConditionType.MODEL_FOUND,
+                "True",
+                Reason.MODEL_FOUND,
+                "All referenced objects exist.",
+                generation=generation,
+                now=now,
+            ),
+            status.condition(
+                ConditionType.READY,
+                "True",
+                Reason.READY,
+                ready_message,
+                generation=generation,
+                now=now,
+            ),
         ]
     message = "; ".join(
-        f"{m.kind} {m.name!r} ({m.field}) not found in namespace {namespace!r}" for m in missing)
+        f"{m.kind} {m.name!r} ({m.field}) not found in namespace {namespace!r}" for m in missing
+    )
     reason = Reason.MODEL_NOT_FOUND if missing[0].kind == "MLModel" else Reason.MONITOR_NOT_FOUND
     return [
-        status.condition(ConditionType.MODEL_FOUND, "False", reason, message,
-                         generation=generation, now=now),
-        status.condition(ConditionType.READY, "False", reason, message,
-                         generation=generation, now=now),
+        status.condition(
+            ConditionType.MODEL_FOUND, "False", reason, message, generation=generation, now=now
+        ),
+        status.condition(
+            ConditionType.READY, "False", reason, message, generation=generation, now=now
+        ),
     ]
 
 

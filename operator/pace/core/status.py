@@ -14,11 +14,24 @@ from pace.api.conditions import Condition, ConditionType, Reason, Status
 from pace.api.mlmodel import Phase
 
 
-def condition(type_: ConditionType | str, status: Status, reason: Reason | str, message: str,
-              *, generation: int, now: datetime) -> Condition:
+def condition(
+    type_: ConditionType | str,
+    status: Status,
+    reason: Reason | str,
+    message: str,
+    *,
+    generation: int,
+    now: datetime,
+) -> Condition:
     """A new condition stamped with the generation it was computed from."""
-    return Condition(type=str(type_), status=status, reason=str(reason), message=message,
-                     last_transition_time=now, observed_generation=generation)
+    return Condition(
+        type=str(type_),
+        status=status,
+        reason=str(reason),
+        message=message,
+        last_transition_time=now,
+        observed_generation=generation,
+    )
 
 
 def find(conditions: Iterable[Condition], type_: ConditionType | str) -> Condition | None:
@@ -46,8 +59,7 @@ def set_condition(conditions: Sequence[Condition], new: Condition) -> list[Condi
             continue
         replaced = True
         if old.status == new.status:
-            result.append(new.model_copy(update={"last_transition_time":
-                                                  old.last_transition_time}))
+            result.append(new.model_copy(update={"last_transition_time": old.last_transition_time}))
         else:
             result.append(new)
     if not replaced:
@@ -55,8 +67,9 @@ def set_condition(conditions: Sequence[Condition], new: Condition) -> list[Condi
     return result
 
 
-def set_conditions(conditions: Sequence[Condition], updates: Iterable[Condition]
-                   ) -> list[Condition]:
+def set_conditions(
+    conditions: Sequence[Condition], updates: Iterable[Condition]
+) -> list[Condition]:
     """Apply several conditions in order."""
     result = list(conditions)
     for new in updates:

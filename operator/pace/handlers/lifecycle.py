@@ -13,16 +13,19 @@ from pace.config import OperatorConfig
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
-                    **_: Any) -> None:
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
     """Keep kopf's state in annotations under our prefix, create clients, serve metrics."""
     config = OperatorConfig.from_env()
     # Handler results would go to status.<id>, which our structural schemas prune; kopf's
     # own progress and diff-base therefore live in annotations under mlops.pace.dev.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix=constants.ANNOTATION_PREFIX)
+        prefix=constants.ANNOTATION_PREFIX
+    )
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=constants.ANNOTATION_PREFIX, key="last-handled-configuration")
+        prefix=constants.ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
     settings.persistence.finalizer = constants.FINALIZER
     settings.posting.level = logging.INFO
     # The kubernetes client logs whole response bodies at DEBUG (Secrets included): never.
@@ -31,13 +34,39 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     # Watches can hang silently behind load balancers (nolar/kopf#698, dask-kubernetes).
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
-    settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+    settings.queueing.error_delays = [1, 2, 5, 10, 30, 60]
     memo.config = config
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     port = metrics.serve(config.metrics_port, config.bind_address)
     memo.metrics_port = port
-    logger.info("PACE operator %s: metrics on :%d, probe on :%d, namespaces %s",
-                _version(), port, config.probe_port, list(config.watch_namespaces) or "all")
+    logger.info(
+        "PACE operator %s: metrics on :%d, probe on :%d, namespaces %s",
+        _version(),
+        port,
+        config.probe_port,
+        list(config.watch_namespaces) or "all",
+    )
+
+
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+    """Credentials from $KUBECONFIG read at login time (kopf's default reads it at import),
+    or the in-cluster service account."""
+    config = kube_api.load_client().configuration
+    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, _sep, token = (header or "").rpartition(" ")
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+        trust_env=settings.networking.trust_env,
+    )
 
 
 @kopf.on.probe(id="operator")

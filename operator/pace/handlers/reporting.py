@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -41,17 +41,23 @@ def instrumented(kind: str) -> Callable[[Handler], Handler]:
                 metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Unexpected").inc()
                 raise
             finally:
-                metrics.RECONCILE_SECONDS.labels(kind=kind).observe(
-                    time.perf_counter() - started)
+                metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
 
         return wrapper
 
     return decorate
 
 
-def report(*, kind: str, body: Any, patch: kopf.Patch, before: Sequence[Condition],
-           updates: Sequence[Condition], generation: int, fields: dict[str, Any] | None = None
-           ) -> list[Condition]:
+def report(
+    *,
+    kind: str,
+    body: Any,
+    patch: kopf.Patch,
+    before: Sequence[Condition],
+    updates: Sequence[Condition],
+    generation: int,
+    fields: dict[str, Any] | None = None,
+) -> list[Condition]:
     """Apply condition updates to the patch with observedGeneration; post transition events.
 
     Returns the full new condition list, so callers can derive a phase from it.
@@ -64,7 +70,8 @@ def report(*, kind: str, body: Any, patch: kopf.Patch, before: Sequence[Conditio
     events.post_transitions(body, status.transitions(before, after))
     meta = body["metadata"]
     metrics.OBJECTS_READY.labels(kind=kind, namespace=meta["namespace"], name=meta["name"]).set(
-        1 if status.is_true(after, ConditionType.READY) else 0)
+        1 if status.is_true(after, ConditionType.READY) else 0
+    )
     return after
 
 
@@ -77,9 +84,17 @@ def invalid_spec_message(exc: pydantic.ValidationError) -> str:
     return "invalid spec: " + "; ".join(parts)
 
 
-async def reconcile_references(*, kind: str, body: Any, patch: kopf.Patch, memo: Any,
-                               refs: Sequence[tuple[str, str, str, str]], retry: int,
-                               ready_message: str, raise_on_missing: bool) -> bool:
+async def reconcile_references(
+    *,
+    kind: str,
+    body: Any,
+    patch: kopf.Patch,
+    memo: Any,
+    refs: Sequence[tuple[str, str, str, str]],
+    retry: int,
+    ready_message: str,
+    raise_on_missing: bool,
+) -> bool:
     """Check that referenced objects exist; report ModelFound/Ready; back off when missing.
 
     ``refs`` holds (plural, kind, name, field) per reference. Returns True when all exist.
@@ -91,13 +106,21 @@ async def reconcile_references(*, kind: str, body: Any, patch: kopf.Patch, memo:
     for plural, ref_kind, name, field in refs:
         if await memo.kube.aget_object(plural, meta["namespace"], name) is None:
             missing.append(references.MissingRef(kind=ref_kind, name=name, field=field))
-    updates = references.reference_conditions(missing, namespace=meta["namespace"],
-                                              generation=generation, now=now,
-                                              ready_message=ready_message)
-    report(kind=kind, body=body, patch=patch,
-           before=conditions.parse_conditions(dict(body.get("status") or {})),
-           updates=updates, generation=generation)
+    updates = references.reference_conditions(
+        missing,
+        namespace=meta["namespace"],
+        generation=generation,
+        now=now,
+        ready_message=ready_message,
+    )
+    report(
+        kind=kind,
+        body=body,
+        patch=patch,
+        before=conditions.parse_conditions(dict(body.get("status") or {})),
+        updates=updates,
+        generation=generation,
+    )
     if missing and raise_on_missing:
-        raise kopf.TemporaryError(updates[0].message,
-                                  delay=references.retry_delay(retry))
+        raise kopf.TemporaryError(updates[0].message, delay=references.retry_delay(retry))
     return not missing

@@ -55,8 +55,9 @@ class Toolset:
         return json.dumps({"name": self.name, "version": self.version, "go": _go_version()})
 
 
-KUBERNETES = Toolset("kubernetes", KUBERNETES_VERSION,
-                     ("kube-apiserver", "kube-controller-manager", "kubectl"))
+KUBERNETES = Toolset(
+    "kubernetes", KUBERNETES_VERSION, ("kube-apiserver", "kube-controller-manager", "kubectl")
+)
 ETCD = Toolset("etcd", ETCD_VERSION, ("etcd",))
 MINIO = Toolset("minio", MINIO_VERSION, ("minio",))
 ALL = (ETCD, KUBERNETES, MINIO)
@@ -113,15 +114,26 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> None:
 def _download_gomod(module: str, version: str, env: dict[str, str], cwd: Path) -> str:
     out = subprocess.run(
         ["go", "mod", "download", "-json", f"{module}@{version}"],
-        cwd=cwd, env=env, capture_output=True, text=True, check=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(json.loads(out.stdout)["GoMod"]).read_text()
 
 
 def wrapper_gomod(*, main_module: str, version: str, sibling_versions: dict[str, str]) -> str:
     """The go.mod of a wrapper module that pins ``main_module`` and its replaced siblings."""
-    lines = [f"module pace.dev/build/{main_module.replace('/', '-')}", "", "go 1.25.0", "",
-             f"require {main_module} {version}", "", "replace ("]
+    lines = [
+        f"module pace.dev/build/{main_module.replace('/', '-')}",
+        "",
+        "go 1.25.0",
+        "",
+        f"require {main_module} {version}",
+        "",
+        "replace (",
+    ]
     lines += [f"\t{mod} => {mod} {ver}" for mod, ver in sorted(sibling_versions.items())]
     lines += [")", ""]
     return "\n".join(lines)
@@ -130,22 +142,27 @@ def wrapper_gomod(*, main_module: str, version: str, sibling_versions: dict[str,
 def kubernetes_siblings(gomod: str, version: str) -> dict[str, str]:
     """Staging modules replaced by ./staging in k8s.io/kubernetes → their v0.X.Y release."""
     staging_version = "v0" + version[2:]  # v1.35.4 -> v0.35.4
-    return {m.group(1): staging_version for line in gomod.splitlines()
-            if (m := _STAGING_RE.match(line))}
+    return {
+        m.group(1): staging_version for line in gomod.splitlines() if (m := _STAGING_RE.match(line))
+    }
 
 
 def etcd_siblings(gomod: str, version: str) -> dict[str, str]:
     """Modules replaced by ../ paths in etcd's server/v3 go.mod → the same release tag."""
-    return {m.group(1): version for line in gomod.splitlines()
-            if (m := _ETCD_SIBLING_RE.match(line))}
+    return {
+        m.group(1): version for line in gomod.splitlines() if (m := _ETCD_SIBLING_RE.match(line))
+    }
 
 
 def _ldflags_kubernetes(version: str) -> str:
     pkg = "k8s.io/component-base/version"
     parts = version.lstrip("v").split(".")
     values = {
-        "gitVersion": version, "gitMajor": parts[0], "gitMinor": parts[1],
-        "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
+        "gitVersion": version,
+        "gitMajor": parts[0],
+        "gitMinor": parts[1],
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
     }
     flags = [f"-X {pkg}.{k}={v}" for k, v in values.items()]
     return "-s -w " + " ".join(flags)
@@ -164,30 +181,37 @@ def build(toolset: Toolset, cache: Path, *, force: bool = False) -> Path:
     ldflags = "-s -w"
     if toolset is KUBERNETES:
         main = "k8s.io/kubernetes"
-        siblings = kubernetes_siblings(_download_gomod(main, toolset.version, env, work),
-                                       toolset.version)
+        siblings = kubernetes_siblings(
+            _download_gomod(main, toolset.version, env, work), toolset.version
+        )
         packages = [f"{main}/cmd/{b}" for b in toolset.binaries]
         ldflags = _ldflags_kubernetes(toolset.version)
     elif toolset is ETCD:
         main = "go.etcd.io/etcd/server/v3"
-        siblings = etcd_siblings(_download_gomod(main, toolset.version, env, work),
-                                 toolset.version)
+        siblings = etcd_siblings(_download_gomod(main, toolset.version, env, work), toolset.version)
         packages = [main]
     else:
         main = "github.com/minio/minio"
         siblings = {}
         packages = [main]
-    (work / "go.mod").write_text(wrapper_gomod(main_module=main, version=toolset.version,
-                                               sibling_versions=siblings))
+    (work / "go.mod").write_text(
+        wrapper_gomod(main_module=main, version=toolset.version, sibling_versions=siblings)
+    )
     (work / "go.sum").touch()
     _run(["go", "mod", "download", main], cwd=work, env=env)
     if len(packages) == 1:
         out = staging / toolset.binaries[0]
-        _run(["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(out), packages[0]],
-             cwd=work, env=env)
+        _run(
+            ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(out), packages[0]],
+            cwd=work,
+            env=env,
+        )
     else:
-        _run(["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", f"{staging}/", *packages],
-             cwd=work, env=env)
+        _run(
+            ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", f"{staging}/", *packages],
+            cwd=work,
+            env=env,
+        )
     (staging / ".stamp").write_text(toolset.stamp())
     if directory.exists():
         shutil.rmtree(directory)
@@ -198,11 +222,14 @@ def build(toolset: Toolset, cache: Path, *, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pace.localstack.binaries",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pace.localstack.binaries", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the pinned binaries into the cache")
-    b.add_argument("names", nargs="*", help="toolsets to build: etcd, kubernetes, minio (default: all)")
+    b.add_argument(
+        "names", nargs="*", help="toolsets to build: etcd, kubernetes, minio (default: all)"
+    )
     b.add_argument("--force", action="store_true", help="rebuild even when cached")
     sub.add_parser("where", help="print where each binary is")
     args = parser.parse_args(argv)
@@ -211,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [t for t in ALL if not args.names or t.name in args.names]
         unknown = set(args.names) - {t.name for t in ALL}
         if unknown:
-            parser.error(f"unknown toolset(s) {sorted(unknown)}; choose from "
-                         f"{[t.name for t in ALL]}")
+            parser.error(
+                f"unknown toolset(s) {sorted(unknown)}; choose from {[t.name for t in ALL]}"
+            )
         for toolset in wanted:
             build(toolset, cache, force=args.force)
         return 0

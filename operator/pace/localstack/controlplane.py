@@ -47,14 +47,30 @@ def kubeconfig_text(*, server: str, pki: certs.Pki, context: str = "pace-local")
         return base64.b64encode(path.read_bytes()).decode()
 
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": context,
-        "clusters": [{"name": context, "cluster": {
-            "server": server, "certificate-authority-data": b64(pki.ca_cert)}}],
-        "users": [{"name": "pace-admin", "user": {
-            "client-certificate-data": b64(pki.admin_cert),
-            "client-key-data": b64(pki.admin_key)}}],
-        "contexts": [{"name": context, "context": {
-            "cluster": context, "user": "pace-admin", "namespace": "default"}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {"server": server, "certificate-authority-data": b64(pki.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "pace-admin",
+                "user": {
+                    "client-certificate-data": b64(pki.admin_cert),
+                    "client-key-data": b64(pki.admin_key),
+                },
+            }
+        ],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": "pace-admin", "namespace": "default"},
+            }
+        ],
     }
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -65,8 +81,9 @@ def _client_context(pki: certs.Pki) -> ssl.SSLContext:
     return context
 
 
-def start(workdir: Path, *, die_with_parent: bool = True,
-          timeout: float = 120.0) -> ControlPlaneInfo:
+def start(
+    workdir: Path, *, die_with_parent: bool = True, timeout: float = 120.0
+) -> ControlPlaneInfo:
     """Start etcd, kube-apiserver and kube-controller-manager; return when ready.
 
     Raises:
@@ -83,57 +100,95 @@ def start(workdir: Path, *, die_with_parent: bool = True,
     try:
         etcd_port, peer_port = processes.free_port(), processes.free_port()
         etcd_url = f"http://127.0.0.1:{etcd_port}"
-        etcd = processes.start("etcd", [
-            str(etcd_bin), "--name=default", f"--data-dir={workdir / 'etcd'}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync", "--log-level=warn",
-        ], log=logs / "etcd.log", die_with_parent=die_with_parent)
+        etcd = processes.start(
+            "etcd",
+            [
+                str(etcd_bin),
+                "--name=default",
+                f"--data-dir={workdir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+            log=logs / "etcd.log",
+            die_with_parent=die_with_parent,
+        )
         started.append(etcd)
-        processes.wait_until(etcd, lambda: processes.http_ok(f"{etcd_url}/health",
-                                                             expect="true"),
-                             timeout=timeout, what="healthy")
+        processes.wait_until(
+            etcd,
+            lambda: processes.http_ok(f"{etcd_url}/health", expect="true"),
+            timeout=timeout,
+            what="healthy",
+        )
 
         secure_port = processes.free_port()
         server = f"https://127.0.0.1:{secure_port}"
-        apiserver = processes.start("kube-apiserver", [
-            str(apiserver_bin), f"--etcd-servers={etcd_url}",
-            f"--cert-dir={workdir / 'pki'}",
-            f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
-            f"--client-ca-file={pki.ca_cert}",
-            f"--secure-port={secure_port}", "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            f"--service-account-key-file={pki.sa_pub}",
-            f"--service-account-signing-key-file={pki.sa_key}",
-            "--service-account-issuer=https://kubernetes.default.svc",
-            "--authorization-mode=RBAC", "--allow-privileged=true",
-            "--disable-admission-plugins=ServiceAccount",
-            "--endpoint-reconciler-type=none", "--v=1",
-        ], log=logs / "kube-apiserver.log", die_with_parent=die_with_parent)
+        apiserver = processes.start(
+            "kube-apiserver",
+            [
+                str(apiserver_bin),
+                f"--etcd-servers={etcd_url}",
+                f"--cert-dir={workdir / 'pki'}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--secure-port={secure_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                "--disable-admission-plugins=ServiceAccount",
+                "--endpoint-reconciler-type=none",
+                "--v=1",
+            ],
+            log=logs / "kube-apiserver.log",
+            die_with_parent=die_with_parent,
+        )
         started.append(apiserver)
         context = _client_context(pki)
-        processes.wait_until(apiserver, lambda: processes.http_ok(f"{server}/readyz",
-                                                                  context=context),
-                             timeout=timeout, what="ready")
+        processes.wait_until(
+            apiserver,
+            lambda: processes.http_ok(f"{server}/readyz", context=context),
+            timeout=timeout,
+            what="ready",
+        )
 
         kubeconfig = workdir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_text(server=server, pki=pki))
         kubeconfig.chmod(0o600)
-        kcm = processes.start("kube-controller-manager", [
-            str(kcm_bin), f"--kubeconfig={kubeconfig}",
-            "--controllers=garbage-collector-controller,namespace-controller",
-            "--leader-elect=false", "--bind-address=127.0.0.1",
-            f"--secure-port={processes.free_port()}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}", "--v=1",
-        ], log=logs / "kube-controller-manager.log", die_with_parent=die_with_parent)
+        kcm = processes.start(
+            "kube-controller-manager",
+            [
+                str(kcm_bin),
+                f"--kubeconfig={kubeconfig}",
+                "--controllers=garbage-collector-controller,namespace-controller",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={processes.free_port()}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                "--v=1",
+            ],
+            log=logs / "kube-controller-manager.log",
+            die_with_parent=die_with_parent,
+        )
         started.append(kcm)
-        return ControlPlaneInfo(kubeconfig=str(kubeconfig), server=server, etcd_pid=etcd.pid,
-                                apiserver_pid=apiserver.pid, controller_manager_pid=kcm.pid,
-                                workdir=str(workdir))
+        return ControlPlaneInfo(
+            kubeconfig=str(kubeconfig),
+            server=server,
+            etcd_pid=etcd.pid,
+            apiserver_pid=apiserver.pid,
+            controller_manager_pid=kcm.pid,
+            workdir=str(workdir),
+        )
     except BaseException:
         for srv in reversed(started):
             processes.stop(srv.pid)

@@ -8,6 +8,7 @@ servers outlive the command.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -76,15 +77,28 @@ def pid_alive(pid: int) -> bool:
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def start(name: str, argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None, die_with_parent: bool = True) -> Server:
+def start(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    die_with_parent: bool = True,
+) -> Server:
     """Start one server in its own process group, output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True,
-            preexec_fn=_die_with_parent if die_with_parent else None)
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
+        )
     _CHILDREN[proc.pid] = proc
     return Server(name=name, pid=proc.pid, log=log)
 
@@ -114,33 +128,31 @@ def stop(pid: int, *, grace: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
     # Group members that outlived the leader.
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
-def wait_until(server: Server, check: Callable[[], bool], *, timeout: float,
-               what: str) -> None:
+def wait_until(server: Server, check: Callable[[], bool], *, timeout: float, what: str) -> None:
     """Poll ``check`` until it is true; fail naming the server, with its log tail."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not server.alive():
-            raise ServerStartError(f"{server.name} exited while waiting for {what}; "
-                                   f"log {server.log}:\n{server.tail()}")
+            raise ServerStartError(
+                f"{server.name} exited while waiting for {what}; log {server.log}:\n{server.tail()}"
+            )
         try:
             if check():
                 return
         except (OSError, urllib.error.URLError, ssl.SSLError):
             pass
         time.sleep(0.2)
-    raise ServerStartError(f"{server.name} not {what} after {timeout:.0f}s; "
-                           f"log {server.log}:\n{server.tail()}")
+    raise ServerStartError(
+        f"{server.name} not {what} after {timeout:.0f}s; log {server.log}:\n{server.tail()}"
+    )
 
 
-def http_ok(url: str, *, context: ssl.SSLContext | None = None, expect: str | None = None
-            ) -> bool:
+def http_ok(url: str, *, context: ssl.SSLContext | None = None, expect: str | None = None) -> bool:
     """GET the URL; true on 200 (and the body containing ``expect``, if given)."""
-    with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=2, context=context) as resp:
         body = resp.read().decode(errors="replace")
         return bool(resp.status == 200 and (expect is None or expect in body))

@@ -60,16 +60,30 @@ def install_crds(kubeconfig: str) -> list[str]:
     return kube_api.apply_crds(client, docs)
 
 
-def start_operator(*, kubeconfig: str, workdir: Path, die_with_parent: bool,
-                   env_extra: dict[str, str] | None = None) -> tuple[processes.Server, str, str]:
+def start_operator(
+    *,
+    kubeconfig: str,
+    workdir: Path,
+    die_with_parent: bool,
+    env_extra: dict[str, str] | None = None,
+) -> tuple[processes.Server, str, str]:
     """Start `python -m pace` against the kubeconfig; return it with its metrics/probe URLs."""
     metrics_port, probe_port = processes.free_port(), processes.free_port()
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "PACE_METRICS_PORT": str(metrics_port),
-           "PACE_PROBE_PORT": str(probe_port), "PACE_BIND_ADDRESS": "127.0.0.1",
-           **(env_extra or {})}
-    server = processes.start("pace-operator", [sys.executable, "-m", "pace", "--verbose"],
-                             log=workdir / "logs" / "operator.log", env=env,
-                             die_with_parent=die_with_parent)
+    env = {
+        **os.environ,
+        "KUBECONFIG": kubeconfig,
+        "PACE_METRICS_PORT": str(metrics_port),
+        "PACE_PROBE_PORT": str(probe_port),
+        "PACE_BIND_ADDRESS": "127.0.0.1",
+        **(env_extra or {}),
+    }
+    server = processes.start(
+        "pace-operator",
+        [sys.executable, "-m", "pace", "--verbose"],
+        log=workdir / "logs" / "operator.log",
+        env=env,
+        die_with_parent=die_with_parent,
+    )
     probe = f"http://127.0.0.1:{probe_port}/healthz"
     processes.wait_until(server, lambda: processes.http_ok(probe), timeout=60, what="healthy")
     return server, f"http://127.0.0.1:{metrics_port}/metrics", probe
@@ -91,25 +105,40 @@ def up(*, out: Any = sys.stdout) -> StackState:
     started = time.monotonic()
     print("starting etcd, kube-apiserver, kube-controller-manager ...", file=out, flush=True)
     info = controlplane.start(workdir, die_with_parent=False)
-    state = StackState(kubeconfig=info.kubeconfig, server=info.server, workdir=str(workdir),
-                       kubectl=str(binaries.locate("kubectl")), started_at=time.time(),
-                       processes={"kube-controller-manager": info.controller_manager_pid,
-                                  "kube-apiserver": info.apiserver_pid, "etcd": info.etcd_pid})
+    state = StackState(
+        kubeconfig=info.kubeconfig,
+        server=info.server,
+        workdir=str(workdir),
+        kubectl=str(binaries.locate("kubectl")),
+        started_at=time.time(),
+        processes={
+            "kube-controller-manager": info.controller_manager_pid,
+            "kube-apiserver": info.apiserver_pid,
+            "etcd": info.etcd_pid,
+        },
+    )
     state.save(directory)
     try:
         names = install_crds(info.kubeconfig)
         print(f"installed CRDs: {', '.join(names)}", file=out, flush=True)
         operator, metrics_url, probe_url = start_operator(
-            kubeconfig=info.kubeconfig, workdir=workdir, die_with_parent=False)
+            kubeconfig=info.kubeconfig, workdir=workdir, die_with_parent=False
+        )
         state.processes = {"pace-operator": operator.pid, **state.processes}
-        state.urls = {"kube-apiserver": info.server, "operator-metrics": metrics_url,
-                      "operator-probe": probe_url}
+        state.urls = {
+            "kube-apiserver": info.server,
+            "operator-metrics": metrics_url,
+            "operator-probe": probe_url,
+        }
         state.save(directory)
     except BaseException:
         down(out=out)
         raise
-    print(f"local stack ready in {time.monotonic() - started:.1f}s; "
-          f'run: eval "$(pace local env)"', file=out, flush=True)
+    print(
+        f'local stack ready in {time.monotonic() - started:.1f}s; run: eval "$(pace local env)"',
+        file=out,
+        flush=True,
+    )
     return state
 
 
@@ -119,8 +148,7 @@ def env_exports(state: StackState) -> str:
     path = os.environ.get("PATH", "")
     if not path.startswith(kubectl_dir + os.pathsep):
         path = kubectl_dir + os.pathsep + path
-    return (f"export KUBECONFIG={shlex.quote(state.kubeconfig)}\n"
-            f"export PATH={shlex.quote(path)}\n")
+    return f"export KUBECONFIG={shlex.quote(state.kubeconfig)}\nexport PATH={shlex.quote(path)}\n"
 
 
 def status_lines(state: StackState | None) -> list[str]:
@@ -129,8 +157,9 @@ def status_lines(state: StackState | None) -> list[str]:
         return ["local stack: not running"]
     lines = [f"local stack started {time.ctime(state.started_at)}; kubeconfig {state.kubeconfig}"]
     for name, pid in state.processes.items():
-        lines.append(f"  {name:<24} pid {pid:<8} "
-                     f"{'running' if processes.pid_alive(pid) else 'STOPPED'}")
+        lines.append(
+            f"  {name:<24} pid {pid:<8} {'running' if processes.pid_alive(pid) else 'STOPPED'}"
+        )
     for name, url in state.urls.items():
         lines.append(f"  {name:<24} {url}")
     return lines

@@ -1,0 +1,286 @@
+"""The operator against a real API server: conditions, observedGeneration, references,
+events, kopf state in annotations, metrics."""
+
+from __future__ import annotations
+
+import copy
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kopf.testing import KopfRunner
+
+from pace.api import constants
+from pace.localstack import processes
+from tests.servers.kube_apiserver import Cluster
+from tests.servers.operator import eventually, running_operator
+
+SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
+
+
+def sample(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((SAMPLES / name).read_text()))
+
+
+def get(cluster: Cluster, namespace: str, plural: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, plural, name
+    )
+    return obj
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
+
+
+def events_for(cluster: Cluster, namespace: str, name: str) -> list[Any]:
+    return [
+        e
+        for e in cluster.core.list_namespaced_event(namespace).items
+        if e.involved_object.name == name
+    ]
+
+
+def test_mlmodel_gets_first_visit_conditions(
+    kube_cluster: Cluster, namespace: str, operator: KopfRunner
+) -> None:
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        sample("mlmodel_wine.yaml"),
+    )
+
+    obj = eventually(
+        lambda: (
+            (o := get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "wine"))
+            .get("status", {})
+            .get("observedGeneration")
+            == 1
+            and o
+        ),
+        what="observedGeneration 1",
+    )
+    conds = conditions(obj)
+    assert conds["SpecValid"]["status"] == "True"
+    assert conds["Trained"]["status"] == "Unknown"
+    assert conds["Trained"]["reason"] == "Pending"
+    assert conds["Ready"]["status"] == "False"
+    assert all(c["observedGeneration"] == 1 for c in conds.values())
+    assert obj["status"]["phase"] == "Pending"
+    # kopf keeps its state in annotations under our prefix, not in status.
+    annotations = obj["metadata"]["annotations"]
+    assert f"{constants.GROUP}/last-handled-configuration" in annotations
+    assert not any(k.startswith("kopf.zalando.org") for k in annotations)
+    assert set(obj["status"]) <= {"conditions", "observedGeneration", "phase"}
+
+    # A spec change bumps generation; the operator follows, keeping transition times.
+    first_transition = conds["Trained"]["lastTransitionTime"]
+    kube_cluster.custom.patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        "wine",
+        {"spec": {"serving": {"replicas": 2}}},
+    )
+    obj = eventually(
+        lambda: (
+            (o := get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "wine"))
+            .get("status", {})
+            .get("observedGeneration")
+            == 2
+            and o
+        ),
+        what="observedGeneration 2",
+    )
+    conds = conditions(obj)
+    assert conds["Trained"]["lastTransitionTime"] == first_transition
+    assert all(c["observedGeneration"] == 2 for c in conds.values() if c["type"] == "SpecValid")
+
+
+def test_monitor_of_missing_model_says_so_then_recovers(
+    kube_cluster: Cluster, namespace: str, operator: KopfRunner
+) -> None:
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.DRIFT_MONITOR_PLURAL,
+        sample("driftmonitor_wine.yaml"),
+    )
+
+    obj = eventually(
+        lambda: (
+            "ModelFound"
+            in conditions(o := get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine"))
+            and o
+        ),
+        what="ModelFound condition",
+    )
+    found, ready = conditions(obj)["ModelFound"], conditions(obj)["Ready"]
+    assert (found["status"], found["reason"]) == ("False", "ModelNotFound")
+    assert (
+        f"MLModel 'wine' (spec.modelRef) not found in namespace '{namespace}'" in (found["message"])
+    )
+    assert ready["status"] == "False"
+    assert obj["status"]["observedGeneration"] == 1
+    warning = eventually(
+        lambda: [
+            e for e in events_for(kube_cluster, namespace, "wine") if e.reason == "ModelNotFound"
+        ],
+        what="ModelNotFound event",
+    )
+    assert warning[0].type == "Warning"
+    assert "not found" in warning[0].message
+
+    # The model appears: the retry with backoff (5 s first) finds it.
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        sample("mlmodel_wine.yaml"),
+    )
+    obj = eventually(
+        lambda: (
+            conditions(o := get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine"))[
+                "Ready"
+            ]["status"]
+            == "True"
+            and o
+        ),
+        timeout=40,
+        what="Ready=True",
+    )
+    assert conditions(obj)["ModelFound"]["reason"] == "ModelFound"
+
+
+def test_policy_checks_model_and_monitor(
+    kube_cluster: Cluster, namespace: str, operator: KopfRunner
+) -> None:
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        sample("mlmodel_wine.yaml"),
+    )
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.RETRAIN_POLICY_PLURAL,
+        sample("retrainpolicy_wine.yaml"),
+    )
+    obj = eventually(
+        lambda: (
+            "Ready"
+            in conditions(
+                o := get(kube_cluster, namespace, constants.RETRAIN_POLICY_PLURAL, "wine")
+            )
+            and o
+        ),
+        what="Ready condition",
+    )
+    ready = conditions(obj)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "MonitorNotFound")
+    assert "DriftMonitor 'wine' (spec.triggers.drift.monitorRef)" in ready["message"]
+
+
+def test_operator_survives_an_object_it_cannot_parse(
+    kube_cluster: Cluster, namespace: str, operator: KopfRunner
+) -> None:
+    """A status the models cannot read is reported, and other objects still reconcile."""
+    body = sample("mlmodel_wine.yaml")
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+    )
+    other = copy.deepcopy(body)
+    other["metadata"]["name"] = "second"
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, other
+    )
+    for name in ("wine", "second"):
+        eventually(
+            lambda n=name: (
+                get(kube_cluster, namespace, constants.MLMODEL_PLURAL, n)
+                .get("status", {})
+                .get("phase")
+                == "Pending"
+            ),
+            what=f"{name} Pending",
+        )
+
+
+def test_metrics_endpoint_serves_reconcile_metrics(kube_cluster: Cluster, namespace: str) -> None:
+    port = processes.free_port()
+    with running_operator(namespace, metrics_port=port):
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            constants.MLMODEL_PLURAL,
+            sample("mlmodel_wine.yaml"),
+        )
+        eventually(
+            lambda: (
+                get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "wine")
+                .get("status", {})
+                .get("phase")
+            ),
+            what="phase",
+        )
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                return str(r.read().decode())
+
+        text = eventually(
+            lambda: (
+                (t := scrape())
+                and 'pace_reconcile_duration_seconds_count{kind="MLModel"}' in t
+                and t
+            ),
+            what="reconcile metric",
+        )
+    assert f'pace_object_ready{{kind="MLModel",name="wine",namespace="{namespace}"}} 0.0' in text
+
+
+def test_deleting_a_model_garbage_collects_what_it_owns(
+    kube_cluster: Cluster, namespace: str
+) -> None:
+    from pace.core import labels
+
+    model = kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        sample("mlmodel_wine.yaml"),
+    )
+    owner = labels.owner_reference(kind="MLModel", name="wine", uid=model["metadata"]["uid"])
+    kube_cluster.core.create_namespaced_config_map(
+        namespace,
+        {
+            "metadata": {
+                "name": "wine-child",
+                "ownerReferences": [owner],
+                "labels": labels.model_labels("wine"),
+            },
+            "data": {"k": "v"},
+        },
+    )
+    kube_cluster.custom.delete_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, "wine"
+    )
+
+    def child_gone() -> bool:
+        names = [
+            c.metadata.name for c in kube_cluster.core.list_namespaced_config_map(namespace).items
+        ]
+        return "wine-child" not in names
+
+    eventually(child_gone, timeout=60, what="garbage collection of the owned ConfigMap")

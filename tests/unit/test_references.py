@@ -1,0 +1,46 @@
+"""Reference conditions name what is missing; the retry delay backs off and is capped."""
+
+from datetime import UTC, datetime
+
+from pace.core import references
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_missing_model_is_named_in_both_conditions() -> None:
+    conds = references.reference_conditions(
+        [references.MissingRef(kind="MLModel", name="wine", field="spec.modelRef")],
+        namespace="team-a",
+        generation=3,
+        now=NOW,
+        ready_message="ok",
+    )
+    assert [(c.type, c.status, c.reason) for c in conds] == [
+        ("ModelFound", "False", "ModelNotFound"),
+        ("Ready", "False", "ModelNotFound"),
+    ]
+    assert "MLModel 'wine' (spec.modelRef) not found in namespace 'team-a'" in conds[0].message
+    assert all(c.observed_generation == 3 for c in conds)
+
+
+def test_missing_monitor_has_its_own_reason() -> None:
+    conds = references.reference_conditions(
+        [references.MissingRef(kind="DriftMonitor", name="d", field="spec.triggers.drift")],
+        namespace="n",
+        generation=1,
+        now=NOW,
+        ready_message="ok",
+    )
+    assert conds[1].reason == "MonitorNotFound"
+
+
+def test_all_found_is_ready() -> None:
+    conds = references.reference_conditions(
+        [], namespace="n", generation=1, now=NOW, ready_message="armed"
+    )
+    assert [(c.type, c.status) for c in conds] == [("ModelFound", "True"), ("Ready", "True")]
+    assert conds[1].message == "armed"
+
+
+def test_retry_delay_doubles_and_caps() -> None:
+    assert [references.retry_delay(r) for r in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]

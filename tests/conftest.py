@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.servers.kube_apiserver", "tests.servers.operator"]
+pytest_plugins = [
+    "tests.servers.kube_apiserver",
+    "tests.servers.minio",
+    "tests.servers.operator",
+]
 
 _FOLDER_MARKS = {
     "integration": "integration",

@@ -1,0 +1,107 @@
+"""Registering a version in the object store: artifacts first, the lineage record last.
+
+A version is committed when its lineage.json exists; that key is written once and never
+overwritten. A step retried after a crash rewrites only uncommitted artifacts, and a step
+run again for a committed version changes nothing. Called by the register_model step; a
+plain function so it is tested on its own against a real MinIO.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pace.adapters.object_store import ObjectStore
+from pace.core import lineage, naming
+
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".png": "image/png",
+    ".yaml": "application/yaml",
+    ".parquet": "application/vnd.apache.parquet",
+}
+PACKAGES = ("scikit-learn", "pandas", "numpy", "kfp", "pace", "alibi", "alibi-detect", "joblib")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a model, plus Python's."""
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def register_version(
+    store: ObjectStore,
+    *,
+    namespace: str,
+    model: str,
+    version: str,
+    run: str,
+    trigger: str,
+    dataset_uri: str,
+    data_hash: str,
+    spec_hash: str,
+    algorithm: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    gates: dict[str, Any],
+    files: dict[str, Path],
+    pipeline_key: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Upload a version's artifacts and commit it with its lineage; return the lineage."""
+    store.ensure_bucket()
+    lineage_key = naming.artifact_key(
+        namespace=namespace, model=model, version=version, artifact="lineage"
+    )
+    if store.exists(lineage_key):
+        existing: dict[str, Any] = store.get_json(lineage_key)
+        if existing.get("pipelineRun") != run:
+            raise RuntimeError(
+                f"{store.uri(lineage_key)} belongs to run "
+                f"{existing.get('pipelineRun')!r}, not {run!r}"
+            )
+        return existing
+    artifacts: dict[str, str] = {}
+    for artifact, path in sorted(files.items()):
+        key = naming.artifact_key(
+            namespace=namespace, model=model, version=version, artifact=artifact
+        )
+        artifacts[artifact] = store.put(
+            key,
+            Path(path).read_bytes(),
+            content_type=CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream"),
+        )
+    if pipeline_key and store.exists(pipeline_key):
+        key = naming.artifact_key(
+            namespace=namespace, model=model, version=version, artifact="pipeline"
+        )
+        artifacts["pipeline"] = store.put(
+            key, store.get(pipeline_key), content_type="application/yaml"
+        )
+    record = lineage.lineage_record(
+        namespace=namespace,
+        model=model,
+        version=version,
+        run=run,
+        trigger=trigger,
+        dataset_uri=dataset_uri,
+        data_hash=data_hash,
+        spec_hash=spec_hash,
+        algorithm=algorithm,
+        params=params,
+        metrics=metrics,
+        gates=gates,
+        artifacts=artifacts,
+        packages=package_versions(),
+        created_at=now,
+    )
+    store.put_json(lineage_key, record, once=True)
+    return record

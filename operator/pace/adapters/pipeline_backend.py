@@ -1,0 +1,340 @@
+"""Compile the training pipeline and run it: locally with kfp.local, or on Kubeflow Pipelines.
+
+The only module that imports kfp's compiler, `kfp.local` and `kfp.Client`.
+
+- `compile_for_spec` compiles `pace_components.training_pipeline` with the spec's values
+  bound as parameter defaults, cached by spec hash (the IR is kept with each version).
+- `LocalBackend` runs the IR in a detached worker process (this module's ``worker``
+  command) with kfp.local's SubprocessRunner, so kopf's event loop never blocks and a run
+  survives an operator restart. The worker writes ``status.json`` (state, current step,
+  failing step and message, output) that `status` reads.
+- `KfpBackend` submits the same IR to a Kubeflow Pipelines API (v2beta1) and polls it.
+
+Both are idempotent by run name: submitting a run that exists does not start another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pace.core.pipeline_plan import RunRequest
+
+TERMINAL = ("Succeeded", "Failed")
+_TASK_RE = re.compile(r"Executing task \S*'([\w-]+)'")
+_TASK_FAILED_RE = re.compile(r"Task \S*'([\w-]+)'\S* finished with status \S*FAILURE")
+_ERROR_RE = re.compile(r"^\s*([A-Za-z_.]*(?:Error|Exception)): (.+)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class RunState:
+    """What a backend knows about one run."""
+
+    state: str  # Pending | Running | Succeeded | Failed | Lost | NotFound
+    step: str | None = None
+    message: str = ""
+    output: str | None = None  # the lineage URI returned by register_model
+    failed_step: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class PipelineBackend(Protocol):
+    """Where pipelines run."""
+
+    name: str
+
+    def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
+        """Start the run unless a run of that name exists."""
+
+    def status(self, request: RunRequest) -> RunState:
+        """The run's state."""
+
+
+def compile_for_spec(
+    *, spec_hash: str, parameters: dict[str, Any], cache_dir: Path
+) -> tuple[Path, bool]:
+    """Compile the training pipeline for one spec; return (IR path, came from the cache)."""
+    path = cache_dir / f"{spec_hash}.yaml"
+    if path.is_file():
+        return path, True
+    from kfp import compiler
+
+    from pace_components.training_pipeline import training_pipeline
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{spec_hash}.{os.getpid()}.yaml")
+    compiler.Compiler().compile(training_pipeline, str(tmp), pipeline_parameters=parameters)
+    tmp.replace(path)
+    return path, False
+
+
+# --------------------------------------------------------------------------- local backend
+
+
+class LocalBackend:
+    """kfp.local SubprocessRunner in a detached worker process, one directory per run."""
+
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run_dir(self, request: RunRequest) -> Path:
+        return self.root / request.namespace / request.run_name
+
+    def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
+        run_dir = self.run_dir(request)
+        current = self.status(request)
+        if current.state in ("Pending", "Running", *TERMINAL):
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "args.json").write_text(json.dumps(request.arguments(), sort_keys=True))
+        (run_dir / "pipeline.yaml").write_bytes(ir_path.read_bytes())
+        _write_status(run_dir, {"state": "Pending", "attempt": _attempt(run_dir) + 1})
+        with open(run_dir / "worker.log", "ab") as log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pace.adapters.pipeline_backend",
+                    "worker",
+                    "--run-dir",
+                    str(run_dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env},
+                start_new_session=True,
+            )
+        (run_dir / "worker.pid").write_text(str(proc.pid))
+
+    def status(self, request: RunRequest) -> RunState:
+        run_dir = self.run_dir(request)
+        raw = _read_status(run_dir)
+        if raw is None:
+            return RunState("NotFound")
+        state = RunState(
+            state=raw.get("state", "Pending"),
+            step=raw.get("step"),
+            message=raw.get("message", ""),
+            output=raw.get("output"),
+            failed_step=raw.get("failedStep"),
+        )
+        if state.state in ("Pending", "Running") and not _worker_alive(run_dir):
+            # Give a just-spawned worker a moment to write its first status.
+            pid_file = run_dir / "worker.pid"
+            if pid_file.is_file() and time.time() - pid_file.stat().st_mtime < 5:
+                return state
+            return RunState(
+                "Lost", step=state.step, message="the pipeline worker stopped without a result"
+            )
+        return state
+
+    def cancel(self, request: RunRequest) -> None:
+        """Stop a running worker (used when a newer spec supersedes the run)."""
+        pid = _worker_pid(self.run_dir(request))
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+
+
+def _attempt(run_dir: Path) -> int:
+    raw = _read_status(run_dir) or {}
+    return int(raw.get("attempt", 0))
+
+
+def _read_status(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads((run_dir / "status.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
+    tmp = run_dir / f"status.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(status, sort_keys=True))
+    tmp.replace(run_dir / "status.json")
+
+
+def _worker_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / "worker.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _worker_alive(run_dir: Path) -> bool:
+    pid = _worker_pid(run_dir)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except (OSError, ProcessLookupError):
+        return False
+
+
+class _StepTracker(io.TextIOBase):
+    """Stands in for stdout, where kfp.local logs each task, to follow the current step."""
+
+    def __init__(self, run_dir: Path, status: dict[str, Any], out: Any) -> None:
+        self.run_dir, self.status, self.out = run_dir, status, out
+
+    def write(self, text: str) -> int:
+        clean = _ANSI.sub("", text)
+        if match := _TASK_RE.search(clean):
+            self.status["step"] = match.group(1)
+            _write_status(self.run_dir, self.status)
+        elif match := _TASK_FAILED_RE.search(clean):
+            self.status["failedStep"] = match.group(1)
+        return int(self.out.write(text))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _error_message(log: Path) -> str:
+    """The last exception line the failing step printed."""
+    try:
+        lines = _ANSI.sub("", log.read_text(errors="replace")).splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if match := _ERROR_RE.match(line):
+            return f"{match.group(1)}: {match.group(2)}"[:2000]
+    return ""
+
+
+def run_worker(run_dir: Path) -> int:
+    """Body of the worker process: run the IR with kfp.local, keep status.json current."""
+    from kfp import components, local
+
+    status: dict[str, Any] = {
+        **(_read_status(run_dir) or {}),
+        "state": "Running",
+        "pid": os.getpid(),
+        "startedAt": time.time(),
+    }
+    _write_status(run_dir, status)
+    sys.stdout = _StepTracker(run_dir, status, sys.stdout)  # kfp.local logs tasks to stdout
+    args = json.loads((run_dir / "args.json").read_text())
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(run_dir / "root"),
+        raise_on_error=True,
+    )
+    pipeline = components.load_component_from_file(str(run_dir / "pipeline.yaml"))
+    try:
+        task = pipeline(**args)
+        status |= {"state": "Succeeded", "output": task.output, "finishedAt": time.time()}
+        code = 0
+    except Exception as exc:  # the worker's job is to report any failure
+        sys.stdout.flush()
+        message = _error_message(run_dir / "worker.log") or str(exc)
+        status |= {
+            "state": "Failed",
+            "message": message,
+            "finishedAt": time.time(),
+            "failedStep": status.get("failedStep") or status.get("step"),
+        }
+        code = 1
+    _write_status(run_dir, status)
+    return code
+
+
+# ----------------------------------------------------------------------------- kfp backend
+
+
+class KfpBackend:
+    """Kubeflow Pipelines through kfp.Client (API v2beta1); the run's display name is ours."""
+
+    name = "kfp"
+
+    def __init__(self, host: str, *, experiment: str = "pace") -> None:
+        import kfp
+
+        self.client = kfp.Client(host=host)
+        self.experiment = experiment
+
+    def _find(self, run_name: str) -> Any | None:
+        flt = json.dumps(
+            {
+                "predicates": [
+                    {"key": "display_name", "operation": "EQUALS", "string_value": run_name}
+                ]
+            }
+        )
+        response = self.client.list_runs(filter=flt, page_size=5)
+        runs = response.runs or []
+        return runs[0] if runs else None
+
+    def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
+        if self._find(request.run_name) is not None:
+            return
+        self.client.create_run_from_pipeline_package(
+            str(ir_path),
+            arguments=request.arguments(),
+            run_name=request.run_name,
+            experiment_name=self.experiment,
+            enable_caching=False,
+        )
+
+    def status(self, request: RunRequest) -> RunState:
+        run = self._find(request.run_name)
+        if run is None:
+            return RunState("NotFound")
+        state = str(run.state or "PENDING").upper()
+        mapping = {
+            "PENDING": "Pending",
+            "RUNNING": "Running",
+            "SUCCEEDED": "Succeeded",
+            "FAILED": "Failed",
+            "CANCELED": "Failed",
+            "CANCELING": "Running",
+            "PAUSED": "Running",
+            "SKIPPED": "Failed",
+        }
+        tasks = list(getattr(run.run_details, "task_details", None) or [])
+        running = [t.display_name for t in tasks if str(t.state).upper() == "RUNNING"]
+        failed = [t for t in tasks if str(t.state).upper() == "FAILED"]
+        message = ""
+        if run.error is not None:
+            message = str(getattr(run.error, "message", run.error))
+        if failed and not message:
+            message = str(getattr(failed[0].error, "message", "") or "")
+        return RunState(
+            state=mapping.get(state, "Pending"),
+            step=running[0] if running else None,
+            message=message,
+            failed_step=failed[0].display_name if failed else None,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pace.adapters.pipeline_backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser("worker", help="run one pipeline with kfp.local (internal)")
+    worker.add_argument("--run-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return run_worker(args.run_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

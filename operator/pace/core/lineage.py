@@ -1,0 +1,44 @@
+"""The lineage record of a version: data, spec, params, metrics, packages, run, trigger (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def lineage_record(
+    *,
+    namespace: str,
+    model: str,
+    version: str,
+    run: str,
+    trigger: str,
+    dataset_uri: str,
+    data_hash: str,
+    spec_hash: str,
+    algorithm: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    gates: dict[str, Any],
+    artifacts: dict[str, str],
+    packages: dict[str, str],
+    created_at: datetime,
+) -> dict[str, Any]:
+    """Everything needed to say where a version came from and to reproduce it."""
+    return {
+        "apiVersion": "mlops.pace.dev/lineage/v1",
+        "namespace": namespace,
+        "model": model,
+        "version": version,
+        "pipelineRun": run,
+        "trigger": trigger,
+        "data": {"uri": dataset_uri, "hash": data_hash},
+        "specHash": spec_hash,
+        "algorithm": algorithm,
+        "params": params,
+        "metrics": metrics,
+        "gates": gates,
+        "artifacts": artifacts,
+        "packages": packages,
+        "createdAt": created_at.isoformat(),
+    }

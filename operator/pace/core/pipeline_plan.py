@@ -1,0 +1,59 @@
+"""What the training pipeline receives for one MLModel: compile-time values from the spec and
+run-time values from the operator (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pace.api.mlmodel import MLModelSpec
+
+
+def spec_parameters(spec: MLModelSpec) -> dict[str, Any]:
+    """Pipeline parameters bound at compile time (the IR is specific to the training spec)."""
+    training = spec.training
+    return {
+        "task": spec.task,
+        "dataset_uri": spec.dataset.uri,
+        "target": spec.dataset.target,
+        "features": list(spec.dataset.features or []),
+        "categorical": list(spec.dataset.categorical_features or []),
+        "group_by": training.validation.group_by or "",
+        "algorithm": training.algorithm,
+        "hyperparameters": dict(training.hyperparameters),
+        "search": training.search.model_dump(by_alias=True, mode="json", exclude_none=True),
+        "test_size": training.validation.test_size,
+        "cv_folds": training.validation.cv_folds,
+        "seed": training.validation.seed,
+        "quality_gates": spec.quality_gates.to_k8s(),
+        "explain_method": spec.explainability.method,
+        "explain_samples": spec.explainability.samples,
+    }
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Run-time arguments of one training run."""
+
+    namespace: str
+    model_name: str
+    version: str
+    run_name: str
+    trigger: str
+    spec_hash: str
+    pipeline_key: str
+    serving_metrics: dict[str, float]
+    reference_uri: str
+
+    def arguments(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "model_name": self.model_name,
+            "version": self.version,
+            "run_name": self.run_name,
+            "trigger": self.trigger,
+            "spec_hash": self.spec_hash,
+            "pipeline_key": self.pipeline_key,
+            "serving_metrics": dict(self.serving_metrics),
+            "reference_uri": self.reference_uri,
+        }

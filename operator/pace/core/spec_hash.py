@@ -1,0 +1,24 @@
+"""Stable hash of the MLModel spec fields that require a new training run (pure).
+
+Serving and canary settings are left out: changing them must not retrain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pace.api.mlmodel import MLModelSpec
+
+TRAINING_FIELDS = ("task", "dataset", "training", "quality_gates", "explainability")
+
+
+def training_spec(spec: MLModelSpec) -> dict[str, object]:
+    """The training-relevant part of the spec, in camelCase as stored."""
+    return spec.model_dump(by_alias=True, mode="json", include=set(TRAINING_FIELDS))
+
+
+def spec_hash(spec: MLModelSpec) -> str:
+    """sha256 over canonical JSON of the training-relevant fields (first 16 hex digits)."""
+    text = json.dumps(training_spec(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

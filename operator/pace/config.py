@@ -6,6 +6,13 @@
 | PACE_METRICS_PORT | 8000 | port of the Prometheus /metrics endpoint (0 = any free port) |
 | PACE_PROBE_PORT | 8081 | port of the /healthz liveness probe |
 | PACE_BIND_ADDRESS | 0.0.0.0 | address both servers listen on |
+| PACE_S3_ENDPOINT | (none) | host:port of the S3 API (MinIO); training needs it |
+| PACE_S3_BUCKET | pace | bucket for versions, lineage and pipelines |
+| PACE_S3_SECURE | false | use HTTPS to reach the S3 API |
+| PACE_S3_CREDENTIALS_SECRET | (none) | namespace/name of a Secret with accessKey and secretKey |
+| PACE_PIPELINE_BACKEND | local | local (kfp.local in a worker process) or kfp |
+| PACE_KFP_ENDPOINT | (none) | Kubeflow Pipelines API URL, for the kfp backend |
+| PACE_PIPELINE_DIR | ~/.local/state/pace/pipelines | local runs and the compiled-pipeline cache |
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ConfigError(ValueError):
@@ -38,6 +46,13 @@ class OperatorConfig:
     metrics_port: int = 8000
     probe_port: int = 8081
     bind_address: str = "0.0.0.0"
+    s3_endpoint: str | None = None
+    s3_bucket: str = "pace"
+    s3_secure: bool = False
+    s3_credentials_secret: tuple[str, str] | None = None
+    pipeline_backend: str = "local"
+    kfp_endpoint: str | None = None
+    pipeline_dir: Path = Path.home() / ".local" / "state" / "pace" / "pipelines"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -46,9 +61,31 @@ class OperatorConfig:
         namespaces = tuple(
             n.strip() for n in env.get("PACE_WATCH_NAMESPACES", "").split(",") if n.strip()
         )
+        secret = env.get("PACE_S3_CREDENTIALS_SECRET", "")
+        secret_ref: tuple[str, str] | None = None
+        if secret:
+            namespace, _, name = secret.partition("/")
+            if not namespace or not name:
+                raise ConfigError(
+                    f"PACE_S3_CREDENTIALS_SECRET={secret!r} must be <namespace>/<name>"
+                )
+            secret_ref = (namespace, name)
+        backend = env.get("PACE_PIPELINE_BACKEND", "local")
+        if backend not in ("local", "kfp"):
+            raise ConfigError(f"PACE_PIPELINE_BACKEND={backend!r} must be local or kfp")
+        kfp_endpoint = env.get("PACE_KFP_ENDPOINT") or None
+        if backend == "kfp" and not kfp_endpoint:
+            raise ConfigError("PACE_PIPELINE_BACKEND=kfp needs PACE_KFP_ENDPOINT")
         return cls(
             watch_namespaces=namespaces,
             metrics_port=_port(env, "PACE_METRICS_PORT", 8000),
             probe_port=_port(env, "PACE_PROBE_PORT", 8081),
             bind_address=env.get("PACE_BIND_ADDRESS", "0.0.0.0"),
+            s3_endpoint=env.get("PACE_S3_ENDPOINT") or None,
+            s3_bucket=env.get("PACE_S3_BUCKET", "pace"),
+            s3_secure=env.get("PACE_S3_SECURE", "false").lower() in ("1", "true", "yes"),
+            s3_credentials_secret=secret_ref,
+            pipeline_backend=backend,
+            kfp_endpoint=kfp_endpoint,
+            pipeline_dir=Path(env.get("PACE_PIPELINE_DIR", str(cls.pipeline_dir))),
         )

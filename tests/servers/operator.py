@@ -18,11 +18,18 @@ T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def running_operator(namespace: str, *, metrics_port: int | None = None) -> Iterator[KopfRunner]:
-    """The operator watching one namespace; fails the test if it crashed."""
+def running_operator(
+    namespace: str, *, metrics_port: int | None = None, env_extra: dict[str, str] | None = None
+) -> Iterator[KopfRunner]:
+    """The operator watching one namespace; fails the test if it crashed.
+
+    Without ``env_extra`` it runs with no object store (PACE_S3_ENDPOINT empty).
+    """
     env = {
         "PACE_METRICS_PORT": str(metrics_port or processes.free_port()),
         "PACE_BIND_ADDRESS": "127.0.0.1",
+        "PACE_S3_ENDPOINT": "",
+        **(env_extra or {}),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

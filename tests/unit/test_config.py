@@ -32,3 +32,34 @@ def test_namespaces_and_ports() -> None:
 def test_bad_value_is_named(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         OperatorConfig.from_env(env)
+
+
+def test_object_store_and_backend_settings() -> None:
+    config = OperatorConfig.from_env(
+        {
+            "PACE_S3_ENDPOINT": "127.0.0.1:9000",
+            "PACE_S3_BUCKET": "b",
+            "PACE_S3_CREDENTIALS_SECRET": "pace-system/s3",
+            "PACE_PIPELINE_BACKEND": "kfp",
+            "PACE_KFP_ENDPOINT": "http://kfp:8888",
+            "PACE_PIPELINE_DIR": "/tmp/p",
+        }
+    )
+    assert config.s3_endpoint == "127.0.0.1:9000"
+    assert config.s3_bucket == "b"
+    assert config.s3_credentials_secret == ("pace-system", "s3")
+    assert config.pipeline_backend == "kfp"
+    assert str(config.pipeline_dir) == "/tmp/p"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"PACE_S3_CREDENTIALS_SECRET": "just-a-name"}, "PACE_S3_CREDENTIALS_SECRET"),
+        ({"PACE_PIPELINE_BACKEND": "airflow"}, "PACE_PIPELINE_BACKEND"),
+        ({"PACE_PIPELINE_BACKEND": "kfp"}, "PACE_KFP_ENDPOINT"),
+    ],
+)
+def test_bad_backend_settings_are_named(env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        OperatorConfig.from_env(env)

@@ -57,6 +57,7 @@ def test_names_and_columns() -> None:
     assert version["subresources"] == {"status": {}}
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
         "Phase",
+        "Step",
         "Serving",
         "Candidate",
         "Canary",

@@ -7,6 +7,7 @@ worker thread and kopf's event loop never waits on the network.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 from collections.abc import Iterable
@@ -50,6 +51,11 @@ class KubeApi:
                 return None
             raise
         return obj
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        """Decoded data of a Secret (values are never logged by this module)."""
+        secret = self.core.read_namespaced_secret(name, namespace)
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
     async def aget_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """`get_object` in a worker thread."""

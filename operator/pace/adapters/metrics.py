@@ -29,6 +29,13 @@ OBJECTS_READY = prometheus_client.Gauge(
     registry=REGISTRY,
 )
 
+PIPELINE_RUNS = prometheus_client.Counter(
+    "pace_pipeline_runs_total",
+    "Training pipeline runs by result (submitted, succeeded, rejected by a gate, failed).",
+    ["namespace", "model", "result"],
+    registry=REGISTRY,
+)
+
 
 def serve(port: int, address: str = "0.0.0.0") -> int:
     """Start the /metrics HTTP server in a thread; return the port it listens on."""

@@ -55,6 +55,7 @@ RESOURCES: tuple[CrdInfo, ...] = (
         "pipeline, keeps every version, and rolls new versions out by canary.",
         columns=(
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Step", "type": "string", "jsonPath": ".status.training.step", "priority": 1},
             {"name": "Serving", "type": "string", "jsonPath": ".status.servingVersion"},
             {
                 "name": "Candidate",

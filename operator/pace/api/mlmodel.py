@@ -331,6 +331,26 @@ class VersionRecord(CamelModel):
     trigger: str | None = Field(None, description="Why it was trained (create, drift, ...).")
 
 
+RunPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+
+
+class TrainingRun(CamelModel):
+    """The latest training run (restart-safe: a restarted operator resumes watching it)."""
+
+    run: str = Field(description="Pipeline run name (deterministic: model, version, spec hash).")
+    version: str = Field(description="Version the run registers.")
+    spec_hash: str = Field(description="Hash of the training spec the run was compiled from.")
+    trigger: str = Field(description="Why it runs: create, spec-change, or a retrain reason.")
+    backend: str = Field(description="Pipeline backend: local or kfp.")
+    state: RunPhase = Field(description="Pending, Running, Succeeded or Failed.")
+    step: str | None = Field(None, description="Pipeline step running now (or last run).")
+    failed_step: str | None = Field(None, description="Step that failed, if any.")
+    message: str | None = Field(None, description="Failure message or result summary.")
+    attempts: int = Field(1, ge=1, description="Submissions of this run (resubmitted if lost).")
+    started_at: datetime | None = Field(None, description="When the run was requested.")
+    finished_at: datetime | None = Field(None, description="When the run ended.")
+
+
 class MLModelStatus(CamelModel):
     """Observed state of an MLModel; written by the operator only."""
 
@@ -355,6 +375,7 @@ class MLModelStatus(CamelModel):
     versions: list[VersionRecord] = Field(
         default_factory=list, description="Every version, oldest first."
     )
+    training: TrainingRun | None = Field(None, description="The latest training run.")
 
 
 class MLModel(KubeObject):

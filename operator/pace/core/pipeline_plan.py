@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pace.api.mlmodel import MLModelSpec
+from pace.api.mlmodel import MLModel, MLModelSpec, TrainingRun
+from pace.core import naming
 
 
 def spec_parameters(spec: MLModelSpec) -> dict[str, Any]:
@@ -57,3 +58,30 @@ class RunRequest:
             "serving_metrics": dict(self.serving_metrics),
             "reference_uri": self.reference_uri,
         }
+
+
+def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
+    """Run-time arguments for a run of this model: compared with the serving version."""
+    serving = next(
+        (v for v in model.status.versions if v.version == model.status.serving_version), None
+    )
+    reference_uri = ""
+    if serving is not None:
+        key = naming.artifact_key(
+            namespace=model.namespace,
+            model=model.name,
+            version=serving.version,
+            artifact="reference_meta",
+        )
+        reference_uri = f"s3://{bucket}/{key}"
+    return RunRequest(
+        namespace=model.namespace,
+        model_name=model.name,
+        version=run.version,
+        run_name=run.run,
+        trigger=run.trigger,
+        spec_hash=run.spec_hash,
+        pipeline_key=naming.pipeline_cache_key(run.spec_hash),
+        serving_metrics=dict(serving.metrics) if serving else {},
+        reference_uri=reference_uri,
+    )

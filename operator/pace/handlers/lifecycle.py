@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import kopf
 
-from pace.adapters import kube_api, metrics
+from pace.adapters import kube_api, metrics, object_store, pipeline_backend
 from pace.api import constants
 from pace.config import OperatorConfig
 
@@ -37,6 +38,8 @@ async def configure(
     settings.queueing.error_delays = [1, 2, 5, 10, 30, 60]
     memo.config = config
     memo.kube = kube_api.KubeApi(kube_api.load_client())
+    memo.s3, memo.store = await _object_store(config, memo.kube, logger)
+    memo.backend = _pipeline_backend(config)
     port = metrics.serve(config.metrics_port, config.bind_address)
     memo.metrics_port = port
     logger.info(
@@ -46,6 +49,41 @@ async def configure(
         config.probe_port,
         list(config.watch_namespaces) or "all",
     )
+
+
+async def _object_store(
+    config: OperatorConfig, kube: kube_api.KubeApi, logger: kopf.Logger
+) -> tuple[object_store.S3Settings | None, object_store.ObjectStore | None]:
+    """The object store from config; credentials from the referenced Secret only."""
+    if not config.s3_endpoint:
+        logger.warning("PACE_S3_ENDPOINT is not set: models cannot be trained or registered")
+        return None, None
+    access = secret = ""
+    if config.s3_credentials_secret:
+        namespace, name = config.s3_credentials_secret
+        data = await asyncio.to_thread(kube.read_secret, namespace, name)
+        missing = [k for k in ("accessKey", "secretKey") if k not in data]
+        if missing:
+            raise kopf.PermanentError(f"Secret {namespace}/{name} lacks key(s) {missing}")
+        access, secret = data["accessKey"], data["secretKey"]
+    settings = object_store.S3Settings(
+        endpoint=config.s3_endpoint,
+        bucket=config.s3_bucket,
+        access_key=access,
+        secret_key=secret,
+        secure=config.s3_secure,
+    )
+    store = object_store.ObjectStore(settings)
+    await asyncio.to_thread(store.ensure_bucket)
+    logger.info("object store %s, bucket %s", settings.endpoint, settings.bucket)
+    return settings, store
+
+
+def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBackend:
+    if config.pipeline_backend == "kfp":
+        assert config.kfp_endpoint is not None
+        return pipeline_backend.KfpBackend(config.kfp_endpoint)
+    return pipeline_backend.LocalBackend(config.pipeline_dir / "runs")
 
 
 @kopf.on.login()

@@ -1,28 +1,37 @@
-"""MLModel handlers: parse the spec, set first-visit conditions and observedGeneration."""
+"""MLModel handlers: accept the spec, start a training run when the training spec changes,
+and follow the run to its registered version.
+
+Spec events (create/update/resume) decide whether a run starts; a timer polls the run. State
+lives in status.training, so a restarted operator resumes the same run instead of starting
+another.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 import pydantic
 
+from pace.adapters import metrics, pipeline_backend
 from pace.api import conditions, constants
-from pace.api.conditions import ConditionType, Reason, Status
-from pace.api.mlmodel import MLModel
-from pace.core import status
+from pace.api.conditions import Condition, ConditionType, Reason, Status
+from pace.api.mlmodel import MLModel, TrainingRun
+from pace.core import naming, pipeline_plan, spec_hash, status, training_runs
 from pace.handlers import reporting
 
 KIND = constants.MLMODEL_KIND
+POLL_SECONDS = 2.0
 
 
 @kopf.on.resume(constants.GROUP, constants.VERSION, constants.MLMODEL_PLURAL)
 @kopf.on.create(constants.GROUP, constants.VERSION, constants.MLMODEL_PLURAL)
 @kopf.on.update(constants.GROUP, constants.VERSION, constants.MLMODEL_PLURAL)
 @reporting.instrumented(KIND)
-async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """Accept the spec and record what is known so far as conditions."""
+async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """Accept the spec; start a training run if none exists for this training spec."""
     now = datetime.now(UTC)
     generation = int(body["metadata"].get("generation", 0))
     try:
@@ -49,7 +58,6 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, **_: Any) -> Non
         )
         patch.status["phase"] = status.derive_phase(after)
         raise kopf.PermanentError(message) from None
-    current = model.status.conditions
     updates = [
         status.condition(
             ConditionType.SPEC_VALID,
@@ -60,17 +68,152 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, **_: Any) -> Non
             now=now,
         )
     ]
-    first_visit = {
-        ConditionType.TRAINED: (Reason.PENDING, "Waiting for a training run."),
-        ConditionType.READY: (Reason.NOT_TRAINED, "No version is serving yet."),
-    }
-    for type_, (reason, message) in first_visit.items():
-        if status.find(current, type_) is None:
-            state: Status = "False" if type_ is ConditionType.READY else "Unknown"
-            updates.append(
-                status.condition(type_, state, reason, message, generation=generation, now=now)
-            )
+    updates += _first_visit(model, generation=generation, now=now, can_train=memo.store is not None)
+    if memo.store is not None:
+        run = await _maybe_start_run(model, memo, now=now)
+        if run is not None:
+            patch.status["training"] = run.to_k8s()
+            updates.append(training_runs.training_condition(run, generation=generation, now=now))
     after = reporting.report(
-        kind=KIND, body=body, patch=patch, before=current, updates=updates, generation=generation
+        kind=KIND,
+        body=body,
+        patch=patch,
+        before=model.status.conditions,
+        updates=updates,
+        generation=generation,
+    )
+    patch.status["phase"] = status.derive_phase(after)
+
+
+def _first_visit(
+    model: MLModel, *, generation: int, now: datetime, can_train: bool
+) -> list[Condition]:
+    """Conditions set Unknown/False the first time the model is seen (API conventions)."""
+    waiting = (
+        "Waiting for a training run."
+        if can_train
+        else "No object store is configured (PACE_S3_ENDPOINT); nothing can be trained."
+    )
+    first: dict[ConditionType, tuple[Status, Reason, str]] = {
+        ConditionType.TRAINED: ("Unknown", Reason.PENDING, waiting),
+        ConditionType.READY: ("False", Reason.NOT_TRAINED, "No version is serving yet."),
+    }
+    return [
+        status.condition(type_, state, reason, message, generation=generation, now=now)
+        for type_, (state, reason, message) in first.items()
+        if status.find(model.status.conditions, type_) is None
+    ]
+
+
+async def _maybe_start_run(model: MLModel, memo: Any, *, now: datetime) -> TrainingRun | None:
+    hash_ = spec_hash.spec_hash(model.spec)
+    start = training_runs.decide_start(model.status, model=model.name, spec_hash=hash_)
+    if start is None:
+        return None
+    run = training_runs.new_run(start, spec_hash=hash_, backend=memo.backend.name, now=now)
+    await _submit(model, run, memo)
+    return run
+
+
+async def _submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
+    """Compile (cached by spec hash), keep the IR in the store, submit (idempotent)."""
+    ir_path, _cached = await asyncio.to_thread(
+        pipeline_backend.compile_for_spec,
+        spec_hash=run.spec_hash,
+        parameters=pipeline_plan.spec_parameters(model.spec),
+        cache_dir=memo.config.pipeline_dir / "compiled",
+    )
+    key = naming.pipeline_cache_key(run.spec_hash)
+    if not await asyncio.to_thread(memo.store.exists, key):
+        await asyncio.to_thread(
+            memo.store.put, key, ir_path.read_bytes(), content_type="application/yaml"
+        )
+    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+    await asyncio.to_thread(memo.backend.submit, request, ir_path, env=memo.s3.to_env())
+    metrics.PIPELINE_RUNS.labels(
+        namespace=model.namespace, model=model.name, result="submitted"
+    ).inc()
+
+
+@kopf.timer(
+    constants.GROUP,
+    constants.VERSION,
+    constants.MLMODEL_PLURAL,
+    interval=POLL_SECONDS,
+    initial_delay=POLL_SECONDS,
+)
+@reporting.instrumented(KIND)
+async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """Poll the run in flight; record its version, or its failing step, when it ends."""
+    model = MLModel.from_body(body)
+    run = model.status.training
+    if run is None or run.state not in ("Pending", "Running") or memo.store is None:
+        return
+    now = datetime.now(UTC)
+    generation = model.generation
+    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+    state = await asyncio.to_thread(memo.backend.status, request)
+    if state.state in ("Lost", "NotFound"):
+        if run.spec_hash != spec_hash.spec_hash(model.spec):
+            return  # superseded by a newer spec; its own run is on the way
+        await _submit(model, run, memo)
+        patch.status["training"] = run.model_copy(
+            update={"attempts": run.attempts + 1, "state": "Pending"}
+        ).to_k8s()
+        kopf.warn(
+            body,
+            reason="TrainingResubmitted",
+            message=f"Run {run.run} was lost ({state.message}); submitted again.",
+        )
+        return
+    if state.state in ("Pending", "Running"):
+        if (state.state, state.step) != (run.state, run.step):
+            moved = run.model_copy(update={"state": state.state, "step": state.step})
+            patch.status["training"] = moved.to_k8s()
+            after = reporting.report(
+                kind=KIND,
+                body=body,
+                patch=patch,
+                before=model.status.conditions,
+                updates=[training_runs.training_condition(moved, generation=generation, now=now)],
+                generation=generation,
+                post_events=False,
+            )
+            patch.status["phase"] = status.derive_phase(after)
+        return
+    if state.state == "Succeeded":
+        key = naming.artifact_key(
+            namespace=model.namespace, model=model.name, version=run.version, artifact="lineage"
+        )
+        lineage = await asyncio.to_thread(memo.store.get_json, key)
+        outcome = training_runs.succeeded(
+            model.status,
+            run.model_copy(update={"step": state.step}),
+            lineage,
+            generation=generation,
+            now=now,
+        )
+        result = "succeeded" if outcome.candidate_version == run.version else "rejected"
+    else:
+        outcome = training_runs.failed(
+            model.status,
+            run,
+            failed_step=state.failed_step,
+            message=state.message,
+            generation=generation,
+            now=now,
+        )
+        result = "failed"
+    metrics.PIPELINE_RUNS.labels(namespace=model.namespace, model=model.name, result=result).inc()
+    patch.status["training"] = outcome.run.to_k8s()
+    patch.status["versions"] = [v.to_k8s() for v in outcome.versions]
+    patch.status["candidateVersion"] = outcome.candidate_version
+    after = reporting.report(
+        kind=KIND,
+        body=body,
+        patch=patch,
+        before=model.status.conditions,
+        updates=outcome.conditions,
+        generation=generation,
     )
     patch.status["phase"] = status.derive_phase(after)

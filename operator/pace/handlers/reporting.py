@@ -57,6 +57,7 @@ def report(
     updates: Sequence[Condition],
     generation: int,
     fields: dict[str, Any] | None = None,
+    post_events: bool = True,
 ) -> list[Condition]:
     """Apply condition updates to the patch with observedGeneration; post transition events.
 
@@ -67,7 +68,8 @@ def report(
     patch.status["observedGeneration"] = generation
     for key, value in (fields or {}).items():
         patch.status[key] = value
-    events.post_transitions(body, status.transitions(before, after))
+    if post_events:
+        events.post_transitions(body, status.transitions(before, after))
     meta = body["metadata"]
     metrics.OBJECTS_READY.labels(kind=kind, namespace=meta["namespace"], name=meta["name"]).set(
         1 if status.is_true(after, ConditionType.READY) else 0

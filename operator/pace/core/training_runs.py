@@ -1,0 +1,192 @@
+"""When to start a training run, and what its result does to status (pure).
+
+The MLModel handlers call `decide_start` on every spec event and `apply_result` when the
+backend reports an end. Run names and versions derive from status and spec only, so a
+restarted operator recomputes the same run and the backend's idempotent submit does not
+start a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pace.api.conditions import Condition, ConditionType
+from pace.api.mlmodel import MLModelStatus, TrainingRun, VersionRecord
+from pace.core import naming, status
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """A run to start."""
+
+    version: str
+    run_name: str
+    trigger: str
+
+
+def decide_start(
+    current: MLModelStatus, *, model: str, spec_hash: str, retrain_reason: str | None = None
+) -> StartRun | None:
+    """A new run when no run exists for this training spec (or a retrain is requested)."""
+    latest = current.training
+    if latest is not None and latest.spec_hash == spec_hash and retrain_reason is None:
+        return None
+    if (
+        latest is not None
+        and latest.state in ("Pending", "Running")
+        and (latest.spec_hash == spec_hash)
+    ):
+        return None
+    taken = [v.version for v in current.versions]
+    if latest is not None:
+        taken.append(latest.version)
+    version = naming.next_version(taken)
+    if retrain_reason:
+        trigger = retrain_reason
+    elif not current.versions and latest is None:
+        trigger = "create"
+    else:
+        trigger = "spec-change"
+    return StartRun(
+        version=version,
+        run_name=naming.run_name(model=model, version=version, spec_hash=spec_hash),
+        trigger=trigger,
+    )
+
+
+def new_run(start: StartRun, *, spec_hash: str, backend: str, now: datetime) -> TrainingRun:
+    return TrainingRun(
+        run=start.run_name,
+        version=start.version,
+        spec_hash=spec_hash,
+        trigger=start.trigger,
+        backend=backend,
+        state="Pending",
+        started_at=now,
+    )
+
+
+def training_condition(run: TrainingRun, *, generation: int, now: datetime) -> Condition:
+    """The Trained condition for a run in flight."""
+    where = f" (step {run.step})" if run.step else ""
+    return status.condition(
+        ConditionType.TRAINED,
+        "Unknown",
+        "Training",
+        f"Pipeline run {run.run} for {run.version} is {run.state.lower()}{where}.",
+        generation=generation,
+        now=now,
+    )
+
+
+def version_from_lineage(lineage: dict[str, Any], *, passed: bool) -> VersionRecord:
+    """The status record of a registered version."""
+    return VersionRecord(
+        version=lineage["version"],
+        stage="candidate" if passed else "rejected",
+        metrics={k: float(v) for k, v in lineage.get("metrics", {}).items()},
+        artifact_uri=lineage.get("artifacts", {}).get("model"),
+        data_hash=lineage.get("data", {}).get("hash"),
+        spec_hash=lineage.get("specHash"),
+        pipeline_run=lineage.get("pipelineRun"),
+        created_at=datetime.fromisoformat(lineage["createdAt"]),
+        trigger=lineage.get("trigger"),
+    )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished run changes."""
+
+    run: TrainingRun
+    versions: list[VersionRecord]
+    candidate_version: str | None
+    conditions: list[Condition]
+
+
+def _metric_summary(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())[:4])
+
+
+def succeeded(
+    current: MLModelStatus,
+    run: TrainingRun,
+    lineage: dict[str, Any],
+    *,
+    generation: int,
+    now: datetime,
+) -> RunOutcome:
+    """Record the registered version; it becomes the candidate only if its gates passed."""
+    gates = lineage.get("gates", {})
+    passed = bool(gates.get("passed", False))
+    record = version_from_lineage(lineage, passed=passed)
+    versions = [v for v in current.versions if v.version != record.version] + [record]
+    trained = status.condition(
+        ConditionType.TRAINED,
+        "True",
+        "TrainingSucceeded",
+        f"{record.version} trained by {run.run}: {_metric_summary(record.metrics)}.",
+        generation=generation,
+        now=now,
+    )
+    if passed:
+        validated = status.condition(
+            ConditionType.VALIDATED,
+            "True",
+            "GatesPassed",
+            f"{record.version} passed every quality gate.",
+            generation=generation,
+            now=now,
+        )
+    else:
+        failures = "; ".join(gates.get("failures", [])) or "a quality gate failed"
+        validated = status.condition(
+            ConditionType.VALIDATED,
+            "False",
+            "GateFailed",
+            f"{record.version} rejected: {failures}.",
+            generation=generation,
+            now=now,
+        )
+    done = run.model_copy(
+        update={"state": "Succeeded", "finished_at": now, "message": validated.message}
+    )
+    return RunOutcome(
+        run=done,
+        versions=versions,
+        candidate_version=record.version if passed else current.candidate_version,
+        conditions=[trained, validated],
+    )
+
+
+def failed(
+    current: MLModelStatus,
+    run: TrainingRun,
+    *,
+    failed_step: str | None,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> RunOutcome:
+    """A failed run: the failing step and its message, as a condition."""
+    step = failed_step or run.step or "unknown step"
+    text = f"Pipeline run {run.run} failed at step {step!r}: {message or 'no message'}"
+    done = run.model_copy(
+        update={"state": "Failed", "finished_at": now, "failed_step": step, "message": text[:2000]}
+    )
+    cond = status.condition(
+        ConditionType.TRAINED,
+        "False",
+        "PipelineFailed",
+        text[:4000],
+        generation=generation,
+        now=now,
+    )
+    return RunOutcome(
+        run=done,
+        versions=list(current.versions),
+        candidate_version=current.candidate_version,
+        conditions=[cond],
+    )

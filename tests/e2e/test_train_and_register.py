@@ -1,0 +1,284 @@
+"""MLModel → compiled pipeline → local kfp run → version in MinIO and in status.
+
+Real servers: kube-apiserver, MinIO; the pipeline runs with kfp.local's SubprocessRunner in
+the operator's worker process. Several models train at once to keep the test short.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pytest
+import yaml
+from kopf.testing import KopfRunner
+
+from pace.adapters.object_store import ObjectStore, S3Settings
+from pace.api import constants
+from pace.localstack.minio import MinioInfo
+from tests.servers.kube_apiserver import Cluster
+from tests.servers.operator import eventually, running_operator
+
+SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
+RUN_TIMEOUT = 300.0
+
+
+def wine(name: str, **spec_changes: Any) -> dict[str, Any]:
+    body = dict(yaml.safe_load((SAMPLES / "mlmodel_wine.yaml").read_text()))
+    body = copy.deepcopy(body)
+    body["metadata"]["name"] = name
+    body["spec"].update(spec_changes)
+    return body
+
+
+def get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, name
+    )
+    return obj
+
+
+def run_state(cluster: Cluster, namespace: str, name: str) -> str | None:
+    training = get(cluster, namespace, name).get("status", {}).get("training") or {}
+    state = training.get("state")
+    return state if state in ("Succeeded", "Failed") else None
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
+
+
+@pytest.fixture
+def trainer(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+) -> Iterator[tuple[KopfRunner, ObjectStore]]:
+    """The operator with MinIO credentials from a Secret and the local pipeline backend."""
+    kube_cluster.core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "pace-s3"},
+            "data": {
+                "accessKey": base64.b64encode(minio_server.access_key.encode()).decode(),
+                "secretKey": base64.b64encode(minio_server.secret_key.encode()).decode(),
+            },
+        },
+    )
+    env = {
+        "PACE_S3_ENDPOINT": s3_settings.endpoint,
+        "PACE_S3_BUCKET": s3_settings.bucket,
+        "PACE_S3_CREDENTIALS_SECRET": f"{namespace}/pace-s3",
+        "PACE_PIPELINE_DIR": str(tmp_path / "pipelines"),
+        "PACE_PIPELINE_BACKEND": "local",
+    }
+    with running_operator(namespace, env_extra=env) as runner:
+        yield runner, ObjectStore(s3_settings)
+
+
+def test_models_train_register_and_gate(
+    kube_cluster: Cluster, namespace: str, trainer: tuple[KopfRunner, ObjectStore]
+) -> None:
+    _runner, store = trainer
+    create = kube_cluster.custom.create_namespaced_custom_object
+    create(constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, wine("wine"))
+    create(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, wine("wine-twin")
+    )
+    create(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        wine(
+            "wine-strict",
+            qualityGates={
+                "metrics": [{"metric": "accuracy", "min": 0.999}, {"metric": "f1", "min": 0.5}]
+            },
+            training={"algorithm": "logistic_regression", "hyperparameters": {"C": 0.0001}},
+        ),
+    )
+    broken = wine("wine-broken")
+    broken["spec"]["dataset"]["target"] = "no_such_column"
+    create(constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, broken)
+
+    # While it runs, status shows the run and its current step.
+    running = eventually(
+        lambda: (
+            (t := get(kube_cluster, namespace, "wine").get("status", {}).get("training"))
+            and t.get("step")
+            and t
+        ),
+        timeout=120,
+        what="a current step",
+    )
+    assert running["run"].startswith("wine-v1-")
+    assert running["version"] == "v1"
+    assert running["trigger"] == "create"
+
+    for name in ("wine", "wine-twin", "wine-strict", "wine-broken"):
+        eventually(
+            lambda n=name: run_state(kube_cluster, namespace, n),
+            timeout=RUN_TIMEOUT,
+            interval=1.0,
+            what=f"{name} run to finish",
+        )
+
+    # --- a passing model: version in status and in MinIO, with lineage
+    obj = get(kube_cluster, namespace, "wine")
+    status = obj["status"]
+    assert status["training"]["state"] == "Succeeded", status["training"]
+    [version] = status["versions"]
+    assert version["version"] == "v1"
+    assert version["stage"] == "candidate"
+    assert status["candidateVersion"] == "v1"
+    assert version["metrics"]["accuracy"] >= 0.8
+    assert version["dataHash"].startswith("sha256:")
+    assert version["pipelineRun"] == status["training"]["run"]
+    assert version["trigger"] == "create"
+    conds = conditions(obj)
+    assert conds["Trained"]["status"] == "True"
+    assert conds["Validated"]["status"] == "True"
+    prefix = f"models/{namespace}/wine/versions/v1/"
+    keys = set(store.list(prefix))
+    for artifact in (
+        "model.joblib",
+        "metrics.json",
+        "explanation.json",
+        "explanation.png",
+        "reference.parquet",
+        "reference.json",
+        "lineage.json",
+        "pipeline.yaml",
+        "validation.json",
+        "verdict.json",
+        "search.json",
+    ):
+        assert prefix + artifact in keys, artifact
+    lineage = store.get_json(prefix + "lineage.json")
+    assert lineage["pipelineRun"] == version["pipelineRun"]
+    assert lineage["data"] == {"uri": "sklearn://wine", "hash": version["dataHash"]}
+    assert lineage["metrics"] == version["metrics"]
+    assert lineage["specHash"] == version["specHash"]
+    assert lineage["params"] == {"n_estimators": 50}
+    assert {"scikit-learn", "kfp", "python"} <= set(lineage["packages"])
+    assert version["artifactUri"] == f"s3://{store.bucket}/{prefix}model.joblib"
+    assert store.get(prefix + "explanation.png").startswith(b"\x89PNG")
+    assert json.loads(store.get(prefix + "metrics.json")) == version["metrics"]
+    model = joblib.load(io.BytesIO(store.get(prefix + "model.joblib")))
+    assert hasattr(model, "predict_proba")
+    # The compiled IR kept with the version loads back with the kfp SDK.
+    from kfp import components
+
+    ir_text = store.get(prefix + "pipeline.yaml").decode()
+    loaded = components.load_component_from_text(ir_text)
+    assert loaded.name == "pace-training"
+
+    # --- the same spec on the same data gives identical metrics and data hash
+    twin = get(kube_cluster, namespace, "wine-twin")["status"]["versions"][0]
+    assert twin["metrics"] == version["metrics"]
+    assert twin["dataHash"] == version["dataHash"]
+    assert twin["specHash"] == version["specHash"]
+
+    # --- below its quality gate: never a candidate, and status names the gate
+    strict = get(kube_cluster, namespace, "wine-strict")
+    assert strict["status"].get("candidateVersion") is None
+    assert strict["status"]["versions"][0]["stage"] == "rejected"
+    validated = conditions(strict)["Validated"]
+    assert validated["status"] == "False"
+    assert validated["reason"] == "GateFailed"
+    assert "accuracy" in validated["message"]
+    assert "min 0.999" in validated["message"]
+    assert strict["status"]["phase"] == "Failed"
+
+    # --- a failing step is named, with its message, in a condition and an event
+    broken_obj = get(kube_cluster, namespace, "wine-broken")
+    trained = conditions(broken_obj)["Trained"]
+    assert trained["status"] == "False"
+    assert trained["reason"] == "PipelineFailed"
+    assert "'load-data'" in trained["message"]
+    assert "no_such_column" in trained["message"]
+    assert broken_obj["status"]["training"]["failedStep"] == "load-data"
+    events = [
+        e
+        for e in kube_cluster.core.list_namespaced_event(namespace).items
+        if e.involved_object.name == "wine-broken" and e.reason == "PipelineFailed"
+    ]
+    assert events
+    assert events[0].type == "Warning"
+
+
+def test_only_training_changes_start_a_new_run(
+    kube_cluster: Cluster, namespace: str, trainer: tuple[KopfRunner, ObjectStore]
+) -> None:
+    _runner, store = trainer
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        wine(
+            "iris",
+            task="classification",
+            dataset={"uri": "sklearn://iris", "target": "target"},
+            training={"algorithm": "decision_tree", "hyperparameters": {"max_depth": 3}},
+            explainability={"samples": 20},
+        ),
+    )
+    eventually(
+        lambda: run_state(kube_cluster, namespace, "iris"),
+        timeout=RUN_TIMEOUT,
+        interval=1.0,
+        what="first run",
+    )
+    first = get(kube_cluster, namespace, "iris")["status"]["training"]
+
+    # Canary settings only: no new run.
+    kube_cluster.custom.patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        "iris",
+        {"spec": {"serving": {"canary": {"steps": [50, 100]}}}},
+    )
+    eventually(
+        lambda: get(kube_cluster, namespace, "iris")["status"]["observedGeneration"] == 2,
+        what="generation 2 observed",
+    )
+    assert get(kube_cluster, namespace, "iris")["status"]["training"]["run"] == first["run"]
+
+    # A hyperparameter: a new run registers v2.
+    kube_cluster.custom.patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        "iris",
+        {"spec": {"training": {"hyperparameters": {"max_depth": 2}}}},
+    )
+    eventually(
+        lambda: get(kube_cluster, namespace, "iris")["status"]["training"]["run"] != first["run"],
+        what="a second run",
+    )
+    second = get(kube_cluster, namespace, "iris")["status"]["training"]
+    assert second["version"] == "v2"
+    assert second["trigger"] == "spec-change"
+    eventually(
+        lambda: run_state(kube_cluster, namespace, "iris"),
+        timeout=RUN_TIMEOUT,
+        interval=1.0,
+        what="second run",
+    )
+    versions = get(kube_cluster, namespace, "iris")["status"]["versions"]
+    assert [v["version"] for v in versions] == ["v1", "v2"]
+    assert versions[0]["specHash"] != versions[1]["specHash"]
+    assert store.exists(f"models/{namespace}/iris/versions/v2/lineage.json")

@@ -64,8 +64,8 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 	$(VENV)/bin/pace crds --out crds --check
 
 .PHONY: test
-test: install controlplane ## Everything: unit, integration and e2e tests against real servers (the CI command)
-	$(PYTEST) $(PYTEST_ARGS)
+test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)
+	$(PYTEST) -m "not bench" $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## Pure unit tests only (no servers)

@@ -14,6 +14,7 @@ import pytest
 pytest_plugins = [
     "tests.servers.kube_apiserver",
     "tests.servers.minio",
+    "tests.servers.kfp_api",
     "tests.servers.operator",
 ]
 

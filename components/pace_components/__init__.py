@@ -1,14 +1,17 @@
 """PACE's Kubeflow Pipelines v2 components: one step per module, plus the training pipeline.
 
-Names are re-exported lazily: a step's body runs inside kfp's executor, which imports
-`pace_components.registry` while kfp.dsl is still initialising, so importing every component
-module here eagerly would break it.
+Step bodies import only `pace` (never this package), so kfp's executor can run them while
+kfp.dsl is still initialising.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from pace_components.evaluate_model import evaluate_model
+from pace_components.explain_model import explain_model
+from pace_components.fit_drift_reference import fit_drift_reference
+from pace_components.load_data import load_data
+from pace_components.register_model import register_model
+from pace_components.train_model import train_model
+from pace_components.training_pipeline import training_pipeline
+from pace_components.validate_data import validate_data
 
 __all__ = [
     "evaluate_model",
@@ -20,9 +23,3 @@ __all__ = [
     "training_pipeline",
     "validate_data",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module(f"pace_components.{name}"), name)
-    raise AttributeError(f"module 'pace_components' has no attribute {name!r}")

@@ -56,9 +56,9 @@ def register_model(
     from datetime import UTC, datetime
     from pathlib import Path
 
+    from pace import registry
     from pace.adapters import object_store
     from pace.core import naming
-    from pace_components import registry
 
     store = object_store.ObjectStore(object_store.S3Settings.from_env())
     values = {

@@ -54,16 +54,15 @@ def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
 
 
-@pytest.fixture
-def trainer(
-    kube_cluster: Cluster,
+def operator_env(
+    cluster: Cluster,
     namespace: str,
     minio_server: MinioInfo,
     s3_settings: S3Settings,
-    tmp_path: Path,
-) -> Iterator[tuple[KopfRunner, ObjectStore]]:
-    """The operator with MinIO credentials from a Secret and the local pipeline backend."""
-    kube_cluster.core.create_namespaced_secret(
+    pipeline_dir: Path,
+) -> dict[str, str]:
+    """Operator settings: MinIO credentials in a Secret, the local pipeline backend."""
+    cluster.core.create_namespaced_secret(
         namespace,
         {
             "metadata": {"name": "pace-s3"},
@@ -73,13 +72,25 @@ def trainer(
             },
         },
     )
-    env = {
+    return {
         "PACE_S3_ENDPOINT": s3_settings.endpoint,
         "PACE_S3_BUCKET": s3_settings.bucket,
         "PACE_S3_CREDENTIALS_SECRET": f"{namespace}/pace-s3",
-        "PACE_PIPELINE_DIR": str(tmp_path / "pipelines"),
+        "PACE_PIPELINE_DIR": str(pipeline_dir),
         "PACE_PIPELINE_BACKEND": "local",
     }
+
+
+@pytest.fixture
+def trainer(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+) -> Iterator[tuple[KopfRunner, ObjectStore]]:
+    """The operator with MinIO credentials from a Secret and the local pipeline backend."""
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
     with running_operator(namespace, env_extra=env) as runner:
         yield runner, ObjectStore(s3_settings)
 
@@ -282,3 +293,44 @@ def test_only_training_changes_start_a_new_run(
     assert [v["version"] for v in versions] == ["v1", "v2"]
     assert versions[0]["specHash"] != versions[1]["specHash"]
     assert store.exists(f"models/{namespace}/iris/versions/v2/lineage.json")
+
+
+def test_restart_mid_run_does_not_start_another(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+) -> None:
+    """The operator stops while a run is in flight; the restarted one resumes watching it."""
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    with running_operator(namespace, env_extra=env):
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, wine("wine")
+        )
+        eventually(
+            lambda: (
+                (get(kube_cluster, namespace, "wine").get("status", {}).get("training") or {}).get(
+                    "state"
+                )
+                == "Running"
+            ),
+            timeout=120,
+            what="the run to be running",
+        )
+    before = get(kube_cluster, namespace, "wine")["status"]["training"]
+    with running_operator(namespace, env_extra=env):
+        eventually(
+            lambda: run_state(kube_cluster, namespace, "wine"),
+            timeout=RUN_TIMEOUT,
+            interval=1.0,
+            what="the run to finish",
+        )
+    status = get(kube_cluster, namespace, "wine")["status"]
+    assert status["training"]["run"] == before["run"]
+    assert status["training"]["attempts"] == 1
+    assert status["training"]["state"] == "Succeeded"
+    assert [v["version"] for v in status["versions"]] == ["v1"]
+    runs = list((tmp_path / "p" / "runs" / namespace).iterdir())
+    assert [r.name for r in runs] == [before["run"]]
+    assert json.loads((runs[0] / "status.json").read_text())["attempt"] == 1

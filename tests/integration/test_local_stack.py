@@ -34,6 +34,7 @@ def test_local_stack_up_env_status_down(tmp_path: Path) -> None:
             "etcd",
             "kube-apiserver",
             "kube-controller-manager",
+            "minio",
             "pace-operator",
         }
         assert all(processes.pid_alive(p) for p in pids)
@@ -54,6 +55,16 @@ def test_local_stack_up_env_status_down(tmp_path: Path) -> None:
         assert "running" in status.stdout
         with urllib.request.urlopen(state["urls"]["operator-probe"], timeout=5) as resp:
             assert resp.status == 200
+        with urllib.request.urlopen(state["urls"]["minio"] + "/minio/health/ready") as resp:
+            assert resp.status == 200
+        # The operator got the MinIO credentials from the Secret it references.
+        log = (Path(state["workdir"]) / "logs" / "operator.log").read_text()
+        assert "object store 127.0.0.1:" in log
+        from pace.adapters import kube_api
+
+        kube = kube_api.KubeApi(kube_api.load_client(state["kubeconfig"]))
+        secret = kube.read_secret("pace-system", "pace-s3")["secretKey"]
+        assert secret not in log
     finally:
         down = run([*PACE, "local", "down"], env)
     assert down.returncode == 0, down.stderr

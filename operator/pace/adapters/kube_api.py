@@ -57,6 +57,28 @@ class KubeApi:
         secret = self.core.read_namespaced_secret(name, namespace)
         return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
+    def ensure_namespace(self, name: str) -> None:
+        """Create the namespace unless it exists."""
+        try:
+            self.core.create_namespace({"metadata": {"name": name}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    def apply_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create or replace an Opaque Secret (values given in clear, stored base64)."""
+        body = {
+            "metadata": {"name": name, "namespace": namespace},
+            "type": "Opaque",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+        try:
+            self.core.create_namespaced_secret(namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.replace_namespaced_secret(name, namespace, body)
+
     async def aget_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """`get_object` in a worker thread."""
         return await asyncio.to_thread(self.get_object, plural, namespace, name)

@@ -22,7 +22,10 @@ import yaml
 
 from pace.adapters import kube_api
 from pace.api import crd_schema
-from pace.localstack import binaries, controlplane, processes
+from pace.localstack import binaries, controlplane, minio, processes
+
+SYSTEM_NAMESPACE = "pace-system"
+S3_SECRET = "pace-s3"  # the Secret's name, not a secret
 
 
 def state_dir() -> Path:
@@ -121,12 +124,31 @@ def up(*, out: Any = sys.stdout) -> StackState:
     try:
         names = install_crds(info.kubeconfig)
         print(f"installed CRDs: {', '.join(names)}", file=out, flush=True)
+        print("starting MinIO ...", file=out, flush=True)
+        store = minio.start(workdir, die_with_parent=False)
+        state.processes = {"minio": store.pid, **state.processes}
+        state.save(directory)
+        kube = kube_api.KubeApi(kube_api.load_client(info.kubeconfig))
+        kube.ensure_namespace(SYSTEM_NAMESPACE)
+        kube.apply_secret(
+            SYSTEM_NAMESPACE,
+            S3_SECRET,
+            {"accessKey": store.access_key, "secretKey": store.secret_key},
+        )
         operator, metrics_url, probe_url = start_operator(
-            kubeconfig=info.kubeconfig, workdir=workdir, die_with_parent=False
+            kubeconfig=info.kubeconfig,
+            workdir=workdir,
+            die_with_parent=False,
+            env_extra={
+                "PACE_S3_ENDPOINT": store.endpoint,
+                "PACE_S3_CREDENTIALS_SECRET": f"{SYSTEM_NAMESPACE}/{S3_SECRET}",
+                "PACE_PIPELINE_DIR": str(workdir / "pipelines"),
+            },
         )
         state.processes = {"pace-operator": operator.pid, **state.processes}
         state.urls = {
             "kube-apiserver": info.server,
+            "minio": f"http://{store.endpoint}",
             "operator-metrics": metrics_url,
             "operator-probe": probe_url,
         }

@@ -13,6 +13,10 @@
 | PACE_PIPELINE_BACKEND | local | local (kfp.local in a worker process) or kfp |
 | PACE_KFP_ENDPOINT | (none) | Kubeflow Pipelines API URL, for the kfp backend |
 | PACE_PIPELINE_DIR | ~/.local/state/pace/pipelines | local runs and the compiled-pipeline cache |
+| PACE_PROMETHEUS_URL | (none) | Prometheus for canary analysis; without it canaries hold |
+| PACE_SERVING_GATEWAY | http://seldon-gateway | Seldon gateway base URL (status.endpoint) |
+| PACE_SERVING_SECRET | pace-s3 | Secret in the model's namespace for model artifacts |
+| PACE_INFERENCE_LOG_URL | (none) | where predictors post request/response logs |
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ class OperatorConfig:
     pipeline_backend: str = "local"
     kfp_endpoint: str | None = None
     pipeline_dir: Path = Path.home() / ".local" / "state" / "pace" / "pipelines"
+    prometheus_url: str | None = None
+    serving_gateway: str = "http://seldon-gateway"
+    serving_secret: str = "pace-s3"
+    inference_log_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -88,4 +96,8 @@ class OperatorConfig:
             pipeline_backend=backend,
             kfp_endpoint=kfp_endpoint,
             pipeline_dir=Path(env.get("PACE_PIPELINE_DIR", str(cls.pipeline_dir))),
+            prometheus_url=env.get("PACE_PROMETHEUS_URL") or None,
+            serving_gateway=env.get("PACE_SERVING_GATEWAY", cls.serving_gateway),
+            serving_secret=env.get("PACE_SERVING_SECRET", cls.serving_secret),
+            inference_log_url=env.get("PACE_INFERENCE_LOG_URL") or None,
         )

@@ -31,15 +31,17 @@ class Demo:
 
     def kubectl(self, *args: str) -> str:
         env = {**os.environ, "KUBECONFIG": self.state.kubeconfig}
-        result = subprocess.run([self.state.kubectl, *args], env=env, capture_output=True,
-                                text=True, check=True)
+        result = subprocess.run(
+            [self.state.kubectl, *args], env=env, capture_output=True, text=True, check=True
+        )
         return result.stdout
 
     def stage(self, text: str) -> None:
         print(f"\n[{time.monotonic() - self.started:6.1f}s] {text}", flush=True)
 
     def model(self, name: str) -> dict[str, Any]:
-        return dict(json.loads(self.kubectl("get", "mlmodel", name, "-o", "json")))
+        loaded: dict[str, Any] = json.loads(self.kubectl("get", "mlmodel", name, "-o", "json"))
+        return loaded
 
     def follow_training(self, name: str) -> dict[str, Any]:
         """Print each step of the model's training run until it ends."""
@@ -54,7 +56,7 @@ class Demo:
                 step = f" step {training['step']}" if training.get("step") else ""
                 self.stage(f"run {training['run']}: {training['state']}{step}")
             if training.get("state") in ("Succeeded", "Failed"):
-                return status
+                return dict(status)
             time.sleep(1)
         raise TimeoutError(f"training of {name} did not finish in {TRAIN_TIMEOUT:.0f}s")
 

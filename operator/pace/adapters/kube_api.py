@@ -57,6 +57,32 @@ class KubeApi:
         secret = self.core.read_namespaced_secret(name, namespace)
         return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
+    def apply_object(
+        self, group: str, version: str, plural: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create the namespaced object, or replace it keeping its resourceVersion."""
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        try:
+            existing = self.custom.get_namespaced_custom_object(
+                group, version, namespace, plural, name
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            created: dict[str, Any] = self.custom.create_namespaced_custom_object(
+                group, version, namespace, plural, body
+            )
+            return created
+        body = {
+            **body,
+            "metadata": {**meta, "resourceVersion": existing["metadata"]["resourceVersion"]},
+        }
+        replaced: dict[str, Any] = self.custom.replace_namespaced_custom_object(
+            group, version, namespace, plural, name, body
+        )
+        return replaced
+
     def ensure_namespace(self, name: str) -> None:
         """Create the namespace unless it exists."""
         try:

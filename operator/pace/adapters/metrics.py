@@ -41,3 +41,35 @@ def serve(port: int, address: str = "0.0.0.0") -> int:
     """Start the /metrics HTTP server in a thread; return the port it listens on."""
     server, _thread = prometheus_client.start_http_server(port, addr=address, registry=REGISTRY)
     return int(server.server_address[1])
+
+
+CANARY_WEIGHT = prometheus_client.Gauge(
+    "pace_canary_weight",
+    "Traffic percent on the canary predictor (0 when none).",
+    ["namespace", "model"],
+    registry=REGISTRY,
+)
+CANARY_CHECKS = prometheus_client.Counter(
+    "pace_canary_checks_total",
+    "Canary analysis runs by result (passed, failed, hold).",
+    ["namespace", "model", "result"],
+    registry=REGISTRY,
+)
+ROLLOUTS = prometheus_client.Counter(
+    "pace_rollouts_total",
+    "Rollout transitions: promoted, rolled_back, started, advanced.",
+    ["namespace", "model", "result"],
+    registry=REGISTRY,
+)
+SERVING_VERSION = prometheus_client.Gauge(
+    "pace_serving_version_info",
+    "1 for the version serving most traffic.",
+    ["namespace", "model", "version"],
+    registry=REGISTRY,
+)
+MODEL_METRIC = prometheus_client.Gauge(
+    "pace_model_metric",
+    "Evaluation metric of a registered version.",
+    ["namespace", "model", "version", "metric"],
+    registry=REGISTRY,
+)

@@ -3,6 +3,12 @@
 `python -m pace` runs ``kopf run -m pace.handlers``. One module per kind, plus lifecycle.
 """
 
-from pace.handlers import drift_monitor, lifecycle, mlmodel, retrain_policy
+from pace.handlers import drift_monitor, lifecycle, mlmodel, mlmodel_rollout, retrain_policy
 
-__all__ = ["drift_monitor", "lifecycle", "mlmodel", "retrain_policy"]
+__all__ = [
+    "drift_monitor",
+    "lifecycle",
+    "mlmodel",
+    "mlmodel_rollout",
+    "retrain_policy",
+]

@@ -8,7 +8,13 @@ from typing import Any
 
 import kopf
 
-from pace.adapters import kube_api, metrics, object_store, pipeline_backend
+from pace.adapters import (
+    kube_api,
+    metrics,
+    object_store,
+    pipeline_backend,
+    prometheus_api,
+)
 from pace.api import constants
 from pace.config import OperatorConfig
 
@@ -40,6 +46,9 @@ async def configure(
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     memo.s3, memo.store = await _object_store(config, memo.kube, logger)
     memo.backend = _pipeline_backend(config)
+    memo.prometheus = (
+        prometheus_api.PrometheusApi(config.prometheus_url) if config.prometheus_url else None
+    )
     port = metrics.serve(config.metrics_port, config.bind_address)
     memo.metrics_port = port
     logger.info(

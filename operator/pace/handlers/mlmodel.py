@@ -20,7 +20,7 @@ from pace.api import conditions, constants
 from pace.api.conditions import Condition, ConditionType, Reason, Status
 from pace.api.mlmodel import MLModel, TrainingRun
 from pace.core import naming, pipeline_plan, spec_hash, status, training_runs
-from pace.handlers import reporting
+from pace.handlers import mlmodel_rollout, reporting
 
 KIND = constants.MLMODEL_KIND
 POLL_SECONDS = 2.0
@@ -217,3 +217,17 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
         generation=generation,
     )
     patch.status["phase"] = status.derive_phase(after)
+    for version in outcome.versions[-1:]:
+        for name, value in version.metrics.items():
+            metrics.MODEL_METRIC.labels(
+                namespace=model.namespace, model=model.name, version=version.version, metric=name
+            ).set(value)
+    if outcome.candidate_version == run.version and state.state == "Succeeded":
+        current = model.status.model_copy(
+            update={
+                "conditions": after,
+                "versions": outcome.versions,
+                "candidate_version": outcome.candidate_version,
+            }
+        )
+        await mlmodel_rollout.begin(model, current, body=body, patch=patch, memo=memo, now=now)

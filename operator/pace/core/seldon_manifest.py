@@ -1,0 +1,102 @@
+"""Render an MLModel's SeldonDeployment (machinelearning.seldon.io/v1) (pure).
+
+`main` serves the production version and `canary` the candidate; their integer traffic
+weights sum to 100. Model artifacts are read from the object store with credentials from a
+Secret reference (envSecretRefName), never inlined.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pace.api import constants
+from pace.api.mlmodel import MLModel, VersionRecord
+from pace.core import labels
+
+API_VERSION = "machinelearning.seldon.io/v1"
+KIND = "SeldonDeployment"
+MODEL_SERVER = {"classification": "SKLEARN_SERVER", "regression": "SKLEARN_SERVER"}
+
+
+def model_folder(version: VersionRecord) -> str:
+    """The s3:// folder holding model.joblib (what SKLEARN_SERVER expects)."""
+    uri = version.artifact_uri or ""
+    return uri.rsplit("/", 1)[0] if uri.endswith(".joblib") else uri
+
+
+def _predictor(
+    model: MLModel,
+    name: str,
+    version: VersionRecord,
+    traffic: int,
+    *,
+    secret_name: str,
+    log_url: str | None,
+) -> dict[str, Any]:
+    graph: dict[str, Any] = {
+        "name": "model",
+        "type": "MODEL",
+        "implementation": MODEL_SERVER[model.spec.task],
+        "modelUri": model_folder(version),
+        "envSecretRefName": secret_name,
+        "parameters": [
+            {
+                "name": "method",
+                "type": "STRING",
+                "value": "predict_proba" if model.spec.task == "classification" else "predict",
+            }
+        ],
+    }
+    if log_url:
+        graph["logger"] = {"mode": "all", "url": log_url}
+    return {
+        "name": name,
+        "replicas": model.spec.serving.replicas,
+        "traffic": traffic,
+        "labels": {f"{constants.GROUP}/version": version.version},
+        "graph": graph,
+    }
+
+
+def build(
+    model: MLModel,
+    *,
+    serving: VersionRecord,
+    candidate: VersionRecord | None,
+    canary_weight: int,
+    secret_name: str,
+    log_url: str | None = None,
+) -> dict[str, Any]:
+    """The SeldonDeployment for the current rollout state."""
+    weight = canary_weight if candidate is not None else 0
+    if not 0 <= weight <= 100:
+        raise ValueError(f"canary weight {weight} outside 0-100")
+    predictors = [
+        _predictor(model, "main", serving, 100 - weight, secret_name=secret_name, log_url=log_url)
+    ]
+    if candidate is not None and weight > 0:
+        predictors.append(
+            _predictor(model, "canary", candidate, weight, secret_name=secret_name, log_url=log_url)
+        )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": model.name,
+            "namespace": model.namespace,
+            "labels": labels.model_labels(model.name),
+            "ownerReferences": [
+                labels.owner_reference(kind=constants.MLMODEL_KIND, name=model.name, uid=model.uid)
+            ],
+        },
+        "spec": {
+            "name": model.name,
+            "protocol": model.spec.serving.protocol,
+            "predictors": predictors,
+        },
+    }
+
+
+def endpoint(gateway: str, *, namespace: str, name: str) -> str:
+    """The URL that serves predictions through the gateway (Seldon's path layout)."""
+    return f"{gateway.rstrip('/')}/seldon/{namespace}/{name}/api/v1.0/predictions"

@@ -1,0 +1,214 @@
+"""MLModel rollout handlers: the SeldonDeployment, the metric-gated canary, manual control.
+
+A registered candidate is rolled out by `begin` (called when its training run ends); a
+timer runs the analysis every canary interval and applies the decision; the annotation
+``mlops.pace.dev/action`` (set by `pace promote` / `pace rollback`) is acted on once and
+removed. Canary state lives in status, so a restarted operator resumes at the same step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from pace.adapters import metrics, prometheus_api
+from pace.api import constants
+from pace.api.mlmodel import MLModel, MLModelStatus
+from pace.core import analysis_queries, canary, durations, rollout, seldon_manifest, status
+from pace.handlers import reporting
+
+KIND = constants.MLMODEL_KIND
+ACTION_ANNOTATION = f"{constants.GROUP}/action"
+TICK_SECONDS = 1.0
+
+
+async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: Any) -> None:
+    """Render the SeldonDeployment for the rollout state and apply it."""
+    serving = rollout.find_in(result.versions, result.serving_version)
+    if serving is None:
+        return
+    candidate = rollout.find_in(result.versions, result.candidate_version)
+    weight = result.canary.weight if (result.canary and candidate) else 0
+    manifest = seldon_manifest.build(
+        model,
+        serving=serving,
+        candidate=candidate,
+        canary_weight=weight,
+        secret_name=memo.config.serving_secret,
+        log_url=memo.config.inference_log_url,
+    )
+    await asyncio.to_thread(
+        memo.kube.apply_object, "machinelearning.seldon.io", "v1", "seldondeployments", manifest
+    )
+    metrics.CANARY_WEIGHT.labels(namespace=model.namespace, model=model.name).set(weight)
+
+
+def write(
+    *,
+    model: MLModel,
+    body: Any,
+    patch: kopf.Patch,
+    before: MLModelStatus,
+    result: rollout.RolloutStatus,
+    memo: Any,
+) -> None:
+    """One status patch, events and metrics for a rollout step."""
+    for key, value in result.patch().items():
+        patch.status[key] = value
+    if result.serving_version:
+        patch.status["endpoint"] = seldon_manifest.endpoint(
+            memo.config.serving_gateway, namespace=model.namespace, name=model.name
+        )
+        metrics.SERVING_VERSION.labels(
+            namespace=model.namespace, model=model.name, version=result.serving_version
+        ).set(1)
+        if before.serving_version and before.serving_version != result.serving_version:
+            metrics.SERVING_VERSION.labels(
+                namespace=model.namespace, model=model.name, version=before.serving_version
+            ).set(0)
+    after = reporting.report(
+        kind=KIND,
+        body=body,
+        patch=patch,
+        before=before.conditions,
+        updates=result.conditions,
+        generation=model.generation,
+        post_events=False,
+    )
+    patch.status["phase"] = status.derive_phase(after)
+    if result.event:
+        kind, reason, message = result.event
+        kopf.event(body, type=kind, reason=reason, message=message[:1024])
+        metrics.ROLLOUTS.labels(namespace=model.namespace, model=model.name, result=reason).inc()
+
+
+async def begin(
+    model: MLModel,
+    current: MLModelStatus,
+    *,
+    body: Any,
+    patch: kopf.Patch,
+    memo: Any,
+    now: datetime,
+) -> None:
+    """Roll a freshly validated candidate out: straight to 100 % if nothing serves."""
+    decision = canary.start(
+        model.spec.serving.canary, has_serving=current.serving_version is not None, now=now
+    )
+    candidate = current.candidate_version
+    assert candidate is not None
+    if decision.action == "Promote":
+        result = rollout.promote(
+            current,
+            candidate,
+            reason=decision.reason,
+            message=f"{candidate}: {decision.message}",
+            generation=model.generation,
+            now=now,
+        )
+    else:
+        result = rollout.start_canary(current, decision, generation=model.generation, now=now)
+    await apply_deployment(model, result, memo)
+    write(model=model, body=body, patch=patch, before=current, result=result, memo=memo)
+
+
+async def _analyse(model: MLModel, memo: Any) -> list[analysis_queries.CheckResult] | None:
+    """Run every check against Prometheus; None when it cannot be queried."""
+    if memo.prometheus is None:
+        return None
+    spec = model.spec.serving.canary
+    interval = durations.seconds(spec.interval)
+    results = []
+    try:
+        for check in analysis_queries.checks_for(spec):
+            promql = analysis_queries.render(
+                check,
+                namespace=model.namespace,
+                model=model.name,
+                predictor="canary",
+                interval_seconds=interval,
+            )
+            results.append(analysis_queries.judge(check, await memo.prometheus.aquery(promql)))
+    except prometheus_api.PrometheusUnavailable:
+        return None
+    return results
+
+
+@kopf.timer(
+    constants.GROUP,
+    constants.VERSION,
+    constants.MLMODEL_PLURAL,
+    interval=TICK_SECONDS,
+    initial_delay=TICK_SECONDS,
+)
+@reporting.instrumented(KIND)
+async def drive_rollout(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """Manual actions first; then, when an interval has passed, one canary analysis."""
+    model = MLModel.from_body(body)
+    current = model.status
+    now = datetime.now(UTC)
+    action = (body["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
+    if action:
+        patch.metadata.annotations[ACTION_ANNOTATION] = None
+        result = manual(model, action, now=now)
+        if result is not None:
+            await apply_deployment(model, result, memo)
+            write(model=model, body=body, patch=patch, before=current, result=result, memo=memo)
+        return
+    state, spec = current.canary, model.spec.serving.canary
+    if state is None or current.candidate_version is None or not canary.due(state, spec, now=now):
+        return
+    results = await _analyse(model, memo) if not spec.paused else []
+    decision = canary.decide(state, spec, results, now=now)
+    label = (
+        "hold"
+        if decision.action == "Hold" and decision.reason != "CheckFailed"
+        else "failed"
+        if decision.reason in ("CheckFailed", "AnalysisFailed")
+        else "passed"
+    )
+    metrics.CANARY_CHECKS.labels(namespace=model.namespace, model=model.name, result=label).inc()
+    result = rollout.step(current, decision, generation=model.generation, now=now)
+    if decision.action != "Hold":
+        await apply_deployment(model, result, memo)
+    write(model=model, body=body, patch=patch, before=current, result=result, memo=memo)
+
+
+def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStatus | None:
+    """`promote`, `rollback` or `rollback:<version>` from the action annotation."""
+    current, generation = model.status, model.generation
+    verb, _, version = action.partition(":")
+    if verb == "promote":
+        if current.candidate_version is None:
+            return None
+        return rollout.promote(
+            current,
+            current.candidate_version,
+            reason="ManualPromotion",
+            message=f"{current.candidate_version} promoted by request.",
+            generation=generation,
+            now=now,
+        )
+    if verb == "rollback":
+        target = version or None
+        if target is not None and rollout.find(current, target) is None:
+            raise kopf.PermanentError(
+                f"rollback target {target!r} is not a version of {model.name}"
+            )
+        if current.candidate_version is None and target is None:
+            return None
+        what = f" to {target}" if target else ""
+        return rollout.roll_back(
+            current,
+            reason="ManualRollback",
+            message=f"Rolled back{what} by request.",
+            generation=generation,
+            now=now,
+            to=target,
+        )
+    raise kopf.PermanentError(
+        f"unknown action {action!r}: use promote, rollback or rollback:<version>"
+    )

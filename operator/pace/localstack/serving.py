@@ -1,0 +1,324 @@
+"""Local serving runtime (tests and `make demo` only; in a cluster Seldon Core does this).
+
+Watches SeldonDeployments and runs, per predictor, the seldon-core 1.19 microservice from the
+serving environment (.venv-serving) with `PaceModel`, which loads the predictor's version from
+MinIO. One router port splits each deployment's requests by the predictors' current traffic
+weights (smooth weighted round robin, so the split is exact over any window), forwards
+feedback to `main`, posts request and response to the predictor's logger URL when one is set,
+and exposes per-predictor counts, status codes and latency histograms under the Seldon
+executor's metric names, so the same PromQL works in a cluster and here.
+
+Run as ``python -m pace.localstack.serving --kubeconfig K --port P`` with the object store in
+the environment (PACE_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import prometheus_client
+from aiohttp import web
+
+from pace.adapters import kube_api
+from pace.localstack import processes
+
+log = logging.getLogger("pace.serving")
+MODEL_DIR = Path(__file__).parent / "seldon_model"
+REGISTRY = prometheus_client.CollectorRegistry()
+REQUESTS = prometheus_client.Histogram(
+    "seldon_api_executor_server_requests_seconds",
+    "Requests through the router by predictor (Seldon executor metric names).",
+    ["namespace", "deployment_name", "predictor_name", "service", "method", "code"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+WEIGHT = prometheus_client.Gauge(
+    "pace_router_predictor_weight",
+    "Current traffic weight of a predictor (percent).",
+    ["namespace", "deployment_name", "predictor_name"],
+    registry=REGISTRY,
+)
+
+
+def serving_python() -> Path:
+    """The serving environment's interpreter directory (.venv-serving/bin)."""
+    env = os.environ.get("PACE_SERVING_VENV")
+    root = Path(env) if env else Path(__file__).resolve().parents[3] / ".venv-serving"
+    exe = root / "bin" / "seldon-core-microservice"
+    if not exe.is_file():
+        raise processes.ServerStartError(
+            f"seldon-core-microservice not found at {exe}; run `make install`"
+        )
+    return exe
+
+
+@dataclass
+class Predictor:
+    """One running microservice."""
+
+    name: str
+    model_uri: str
+    method: str
+    port: int
+    server: processes.Server
+    log_url: str | None = None
+
+
+@dataclass
+class Deployment:
+    """Routing state of one SeldonDeployment."""
+
+    namespace: str
+    name: str
+    weights: dict[str, int] = field(default_factory=dict)
+    predictors: dict[str, Predictor] = field(default_factory=dict)
+    current: dict[str, int] = field(default_factory=dict)  # smooth-WRR counters
+
+    def choose(self) -> Predictor | None:
+        """Smooth weighted round robin over predictors with weight > 0 that are running."""
+        live = {n: w for n, w in self.weights.items() if w > 0 and n in self.predictors}
+        if not live:
+            return None
+        total = sum(live.values())
+        for name, weight in live.items():
+            self.current[name] = self.current.get(name, 0) + weight
+        best = max(live, key=lambda n: self.current[n])
+        self.current[best] -= total
+        return self.predictors[best]
+
+
+class Runtime:
+    """Reconciles microservices with SeldonDeployments and routes requests."""
+
+    def __init__(self, kubeconfig: str, workdir: Path) -> None:
+        self.kube = kube_api.KubeApi(kube_api.load_client(kubeconfig))
+        self.workdir = workdir
+        self.deployments: dict[tuple[str, str], Deployment] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.pending: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ reconcile
+    def _list(self) -> list[dict[str, Any]]:
+        items = self.kube.custom.list_cluster_custom_object(
+            "machinelearning.seldon.io", "v1", "seldondeployments"
+        )["items"]
+        return list(items)
+
+    async def reconcile_forever(self, period: float = 0.5) -> None:
+        while True:
+            try:
+                await self.reconcile(await asyncio.to_thread(self._list))
+            except Exception:  # keep serving whatever runs; report and retry
+                log.exception("reconcile failed")
+            await asyncio.sleep(period)
+
+    async def reconcile(self, items: list[dict[str, Any]]) -> None:
+        seen = set()
+        for item in items:
+            meta = item["metadata"]
+            key = (meta["namespace"], meta["name"])
+            seen.add(key)
+            dep = self.deployments.setdefault(key, Deployment(*key))
+            wanted = {p["name"]: p for p in item.get("spec", {}).get("predictors", [])}
+            for name, spec in wanted.items():
+                graph = spec.get("graph", {})
+                uri = graph.get("modelUri", "")
+                method = next(
+                    (p["value"] for p in graph.get("parameters", []) if p.get("name") == "method"),
+                    "predict_proba",
+                )
+                running = dep.predictors.get(name)
+                if running is None or running.model_uri != uri:
+                    fresh = await asyncio.to_thread(self._start, dep, name, uri, method)
+                    dep.predictors[name] = fresh
+                    if running is not None:
+                        processes.stop(running.server.pid)
+                dep.predictors[name].log_url = (graph.get("logger") or {}).get("url")
+            for name in set(dep.predictors) - set(wanted):
+                processes.stop(dep.predictors.pop(name).server.pid)
+            dep.weights = {n: int(p.get("traffic", 0)) for n, p in wanted.items()}
+            for n, w in dep.weights.items():
+                WEIGHT.labels(namespace=key[0], deployment_name=key[1], predictor_name=n).set(w)
+        for key in set(self.deployments) - seen:
+            for pred in self.deployments.pop(key).predictors.values():
+                processes.stop(pred.server.pid)
+
+    def _start(self, dep: Deployment, name: str, uri: str, method: str) -> Predictor:
+        port, grpc, metrics = (processes.free_port() for _ in range(3))
+        env = {
+            **os.environ,
+            "MODEL_URI": uri,
+            "PACE_PREDICT_METHOD": method,
+            "PYTHONPATH": str(MODEL_DIR),
+            "GUNICORN_WORKERS": "1",
+        }
+        log_file = self.workdir / "serving" / f"{dep.namespace}-{dep.name}-{name}.log"
+        server = processes.start(
+            f"microservice {dep.namespace}/{dep.name}/{name}",
+            [
+                str(serving_python()),
+                "PaceModel",
+                "--service-type",
+                "MODEL",
+                "--http-port",
+                str(port),
+                "--grpc-port",
+                str(grpc),
+                "--metrics-port",
+                str(metrics),
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+            ],
+            log=log_file,
+            env=env,
+            cwd=MODEL_DIR,
+        )
+        processes.wait_until(
+            server,
+            lambda: processes.http_ok(f"http://127.0.0.1:{port}/health/status"),
+            timeout=90,
+            what="ready",
+        )
+        log.info("predictor %s/%s/%s serving %s on :%d", dep.namespace, dep.name, name, uri, port)
+        return Predictor(name=name, model_uri=uri, method=method, port=port, server=server)
+
+    def stop_all(self) -> None:
+        for dep in self.deployments.values():
+            for pred in dep.predictors.values():
+                processes.stop(pred.server.pid)
+        self.deployments.clear()
+
+    # --------------------------------------------------------------------- routing
+    async def predict(self, request: web.Request) -> web.Response:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        service = request.match_info.get("service", "predictions")
+        dep = self.deployments.get((namespace, name))
+        if dep is None:
+            return web.json_response(
+                {"status": {"code": 404, "info": f"no SeldonDeployment {namespace}/{name}"}},
+                status=404,
+            )
+        pred = dep.predictors.get("main") if service == "feedback" else dep.choose()
+        if pred is None:
+            return web.json_response(
+                {"status": {"code": 503, "info": "no ready predictor"}}, status=503
+            )
+        body = await request.read()
+        started = time.perf_counter()
+        assert self.session is not None
+        try:
+            async with self.session.post(
+                f"http://127.0.0.1:{pred.port}/api/v1.0/{service}",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                payload, code = await resp.read(), resp.status
+        except aiohttp.ClientError as exc:
+            payload, code = json.dumps({"status": {"code": 503, "info": str(exc)}}).encode(), 503
+        REQUESTS.labels(
+            namespace=namespace,
+            deployment_name=name,
+            predictor_name=pred.name,
+            service=service,
+            method="post",
+            code=str(code),
+        ).observe(time.perf_counter() - started)
+        if pred.log_url and service == "predictions":
+            task = asyncio.create_task(self._log(pred, namespace, name, body, payload, code))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+        return web.Response(
+            body=payload,
+            status=code,
+            content_type="application/json",
+            headers={"X-Seldon-Predictor": pred.name},
+        )
+
+    async def _log(
+        self, pred: Predictor, namespace: str, name: str, request: bytes, response: bytes, code: int
+    ) -> None:
+        """Post request and response as CloudEvents, like Seldon's request logger."""
+        assert self.session is not None
+        assert pred.log_url is not None
+        rid = f"{time.time_ns()}"
+        for kind, data in (("request", request), ("response", response)):
+            headers = {
+                "Ce-Specversion": "1.0",
+                "Ce-Id": rid,
+                "Ce-Type": f"io.seldon.serving.inference.{kind}",
+                "Ce-Source": f"http://{name}-{pred.name}.{namespace}",
+                "Ce-Namespace": namespace,
+                "Ce-Inferenceservicename": name,
+                "Ce-Endpoint": pred.name,
+                "Ce-Modelid": "model",
+                "Content-Type": "application/json",
+            }
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                async with self.session.post(
+                    pred.log_url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=5)
+                ):
+                    pass
+
+    async def metrics(self, _: web.Request) -> web.Response:
+        return web.Response(
+            body=prometheus_client.generate_latest(REGISTRY), content_type="text/plain"
+        )
+
+    async def ready(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+
+async def serve(kubeconfig: str, port: int, workdir: Path) -> None:
+    runtime = Runtime(kubeconfig, workdir)
+    runtime.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    app = web.Application()
+    app.router.add_post("/seldon/{namespace}/{name}/api/v1.0/{service}", runtime.predict)
+    app.router.add_get("/metrics", runtime.metrics)
+    app.router.add_get("/ready", runtime.ready)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    log.info("router on 127.0.0.1:%d", port)
+    try:
+        await runtime.reconcile_forever()
+    finally:
+        runtime.stop_all()
+        await runtime.session.close()
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pace.localstack.serving",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workdir", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    import signal
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(serve(args.kubeconfig, args.port, args.workdir))
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        loop.run_until_complete(task)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The rendered SeldonDeployment: predictors, integer weights, secrets by reference, owner."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pace.api.mlmodel import MLModel, VersionRecord
+from pace.core import seldon_manifest
+
+MODEL = MLModel.model_validate(
+    {
+        "name": "wine",
+        "namespace": "team",
+        "uid": "u-1",
+        "generation": 1,
+        "spec": {
+            "task": "classification",
+            "dataset": {"uri": "sklearn://wine", "target": "target"},
+            "serving": {"replicas": 2},
+        },
+    }
+)
+
+
+def version(v: str) -> VersionRecord:
+    return VersionRecord(
+        version=v,
+        stage="production",
+        artifact_uri=f"s3://pace/models/team/wine/versions/{v}/model.joblib",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_main_only() -> None:
+    sd = seldon_manifest.build(
+        MODEL, serving=version("v1"), candidate=None, canary_weight=0, secret_name="pace-s3"
+    )
+    [main] = sd["spec"]["predictors"]
+    assert (main["name"], main["traffic"], main["replicas"]) == ("main", 100, 2)
+    assert main["graph"]["modelUri"] == "s3://pace/models/team/wine/versions/v1"
+    assert main["graph"]["envSecretRefName"] == "pace-s3"
+    assert main["graph"]["implementation"] == "SKLEARN_SERVER"
+    assert sd["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert "accessKey" not in str(sd)
+    assert "secretKey" not in str(sd)
+
+
+@pytest.mark.parametrize("weight", [1, 10, 50, 99])
+def test_canary_weights_sum_to_100(weight: int) -> None:
+    sd = seldon_manifest.build(
+        MODEL,
+        serving=version("v1"),
+        candidate=version("v2"),
+        canary_weight=weight,
+        secret_name="s",
+        log_url="http://sink/",
+    )
+    main, can = sd["spec"]["predictors"]
+    assert (main["traffic"], can["traffic"]) == (100 - weight, weight)
+    assert can["labels"]["mlops.pace.dev/version"] == "v2"
+    assert can["graph"]["logger"] == {"mode": "all", "url": "http://sink/"}
+
+
+def test_bad_weight() -> None:
+    with pytest.raises(ValueError, match="outside 0-100"):
+        seldon_manifest.build(
+            MODEL,
+            serving=version("v1"),
+            candidate=version("v2"),
+            canary_weight=150,
+            secret_name="s",
+        )
+
+
+def test_endpoint() -> None:
+    assert seldon_manifest.endpoint("http://127.0.0.1:1/", namespace="n", name="m") == (
+        "http://127.0.0.1:1/seldon/n/m/api/v1.0/predictions"
+    )

@@ -37,10 +37,20 @@ PIPELINE_RUNS = prometheus_client.Counter(
 )
 
 
+_SERVERS: dict[tuple[str, int], int] = {}
+
+
 def serve(port: int, address: str = "0.0.0.0") -> int:
-    """Start the /metrics HTTP server in a thread; return the port it listens on."""
+    """Start the /metrics HTTP server in a thread; return the port it listens on.
+
+    Idempotent per process: an operator restarted in the same process (tests) reuses it.
+    """
+    if port and (address, port) in _SERVERS:
+        return _SERVERS[(address, port)]
     server, _thread = prometheus_client.start_http_server(port, addr=address, registry=REGISTRY)
-    return int(server.server_address[1])
+    bound = int(server.server_address[1])
+    _SERVERS[(address, port or bound)] = bound
+    return bound
 
 
 CANARY_WEIGHT = prometheus_client.Gauge(

@@ -98,7 +98,7 @@ def validate_frame(
             )
     for name, ref in (reference or {}).items():
         if name not in stats:
-            report.errors.append(f"column {name!r} of the reference is missing")
+            report.warnings.append(f"column {name!r} of the reference is not in this dataset")
             continue
         now = stats[name]
         if now["kind"] != ref.get("kind"):

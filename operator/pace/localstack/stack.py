@@ -56,10 +56,20 @@ class StackState:
         (directory / "state.json").write_text(json.dumps(self.__dict__, indent=2))
 
 
+SELDON_CRD = (
+    Path(__file__).resolve().parents[3]
+    / "manifests"
+    / "seldon"
+    / "seldondeployments.machinelearning.seldon.io.yaml"
+)
+
+
 def install_crds(kubeconfig: str) -> list[str]:
-    """Apply the CRDs rendered from the models (same text as crds/) and wait for them."""
+    """Apply PACE's CRDs (rendered from the models, same text as crds/) and the Seldon
+    SeldonDeployment CRD fixture (not ours; a cluster gets it from Seldon Core), then wait."""
     client = kube_api.load_client(kubeconfig)
     docs = [yaml.safe_load(text) for text in crd_schema.render_all().values()]
+    docs.append(yaml.safe_load(SELDON_CRD.read_text()))
     return kube_api.apply_crds(client, docs)
 
 

@@ -43,13 +43,13 @@ class PaceModel:
         import pandas as pd
 
         names = list(feature_names or []) or self.columns
-        frame = pd.DataFrame(X, columns=names if len(names) == len(X[0]) else None)
-        if frame.columns.dtype != object:
+        width = len(X[0]) if len(X) else 0
+        if len(names) != width:
             raise ValueError(
                 f"expected {len(self.columns)} features {self.columns[:5]}..., "
-                f"got {len(X[0])} unnamed values"
+                f"got {width} unnamed values"
             )
-        return getattr(self.model, self.method)(frame)
+        return getattr(self.model, self.method)(pd.DataFrame(X, columns=names))
 
     def class_names(self) -> list[str]:
         classes = getattr(self.model, "classes_", None)

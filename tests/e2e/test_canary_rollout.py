@@ -1,0 +1,281 @@
+"""Train → serve → canary → promote, and a broken candidate rolled back, with real traffic.
+
+Real servers: kube-apiserver, MinIO, Prometheus (Debian), the local serving runtime (router +
+seldon-core 1.19 microservices from .venv-serving). The operator is stopped and restarted
+mid-canary and resumes at the same step.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.datasets import load_wine
+
+from pace.adapters.object_store import S3Settings
+from pace.api import constants
+from pace.localstack import processes
+from pace.localstack.minio import MinioInfo
+from tests.e2e.test_train_and_register import get, operator_env, wine
+from tests.servers.kube_apiserver import Cluster
+from tests.servers.operator import eventually, running_operator
+from tests.servers.serving import ServingRuntime, running_prometheus, start_serving_runtime
+
+ROWS = load_wine().data.tolist()
+
+
+class Traffic:
+    """Sends predictions continuously; counts (predictor, status) of every response."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.counts = url, collections.Counter[tuple[str, int]]()
+        self.stop, self.lock = threading.Event(), threading.Lock()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set() and i < 100_000:
+            body = json.dumps({"data": {"ndarray": [ROWS[i % len(ROWS)]]}}).encode()
+            req = urllib.request.Request(
+                self.url, data=body, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    key = (resp.headers.get("X-Seldon-Predictor", "?"), resp.status)
+            except urllib.error.HTTPError as err:
+                key = (err.headers.get("X-Seldon-Predictor", "?"), err.code)
+            except OSError:
+                key = ("?", 0)
+            with self.lock:
+                self.counts[key] += 1
+            i += 1
+            time.sleep(0.02)
+
+    def snapshot(self) -> collections.Counter[tuple[str, int]]:
+        with self.lock:
+            return collections.Counter(self.counts)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+
+def sdep(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
+            "machinelearning.seldon.io", "v1", namespace, "seldondeployments", name
+        )
+    except Exception:
+        return None
+    return obj
+
+
+def weights(cluster: Cluster, namespace: str) -> dict[str, int]:
+    obj = sdep(cluster, namespace, "wine") or {"spec": {"predictors": []}}
+    return {p["name"]: p["traffic"] for p in obj["spec"]["predictors"]}
+
+
+def set_paused(cluster: Cluster, namespace: str, *, paused: bool) -> None:
+    cluster.custom.patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        "wine",
+        {"spec": {"serving": {"canary": {"paused": paused}}}},
+    )
+
+
+def status(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    return dict(get(cluster, namespace, "wine").get("status", {}))
+
+
+@pytest.fixture
+def serving(
+    kube_cluster: Cluster, s3_settings: S3Settings, tmp_path: Path
+) -> Iterator[ServingRuntime]:
+    runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
+    yield runtime
+    processes.stop(runtime.pid)
+
+
+def test_canary_promotes_then_rolls_back_a_broken_candidate(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    serving: ServingRuntime,
+    tmp_path: Path,
+) -> None:
+    metrics_port = processes.free_port()
+    prom = running_prometheus(
+        tmp_path / "prom",
+        {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
+    )
+    prom_info = next(prom)
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    env |= {"PACE_PROMETHEUS_URL": prom_info.url, "PACE_SERVING_GATEWAY": serving.url}
+    body = wine(
+        "wine", serving={"canary": {"steps": [25, 50, 100], "interval": "6s", "maxFailedChecks": 1}}
+    )
+    predict_url = f"{serving.url}/seldon/{namespace}/wine/api/v1.0/predictions"
+    traffic = Traffic(predict_url)
+    try:
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+            kube_cluster.custom.create_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+            )
+            # v1: nothing serves yet, so it takes 100 % at once.
+            eventually(
+                lambda: status(kube_cluster, namespace).get("servingVersion") == "v1",
+                timeout=300,
+                interval=1,
+                what="v1 serving",
+            )
+            st = status(kube_cluster, namespace)
+            assert st["endpoint"] == predict_url
+            assert weights(kube_cluster, namespace) == {"main": 100}
+            traffic.thread.start()
+            eventually(
+                lambda: traffic.snapshot()[("main", 200)] > 20,
+                timeout=120,
+                what="predictions served by main",
+            )
+
+            # v2 (a training change): canary at 25 %.
+            kube_cluster.custom.patch_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.MLMODEL_PLURAL,
+                "wine",
+                {"spec": {"training": {"hyperparameters": {"n_estimators": 60}}}},
+            )
+            eventually(
+                lambda: weights(kube_cluster, namespace) == {"main": 75, "canary": 25},
+                timeout=300,
+                interval=0.5,
+                what="canary at 25 %",
+            )
+            st = status(kube_cluster, namespace)
+            assert st["candidateVersion"] == "v2"
+            # Hold it (spec.serving.canary.paused: no retraining) to measure the real split.
+            set_paused(kube_cluster, namespace, paused=True)
+            eventually(
+                lambda: traffic.snapshot()[("canary", 200)] > 5,
+                timeout=90,
+                what="the canary to answer",
+            )
+            held = weights(kube_cluster, namespace)
+            traffic.reset()
+            time.sleep(5)
+            seen = traffic.snapshot()
+            share = seen[("canary", 200)] / max(1, sum(seen.values()))
+            assert weights(kube_cluster, namespace) == held
+            assert abs(share - held["canary"] / 100) <= 0.08, (held, seen)
+            before = status(kube_cluster, namespace)["canary"]
+
+        # The operator stops mid-canary and comes back with Prometheus unreachable: the
+        # canary resumes at the same step and holds there instead of promoting.
+        dead = {**env, "PACE_PROMETHEUS_URL": f"http://127.0.0.1:{processes.free_port()}"}
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=dead):
+            time.sleep(2)
+            now = status(kube_cluster, namespace)["canary"]
+            assert (now["step"], now["weight"]) == (before["step"], before["weight"])
+            set_paused(kube_cluster, namespace, paused=False)
+            healthy = eventually(
+                lambda: (
+                    (
+                        c := {x["type"]: x for x in status(kube_cluster, namespace)["conditions"]}[
+                            "CanaryHealthy"
+                        ]
+                    )["message"].find("Prometheus could not be queried")
+                    >= 0
+                    and c
+                ),
+                timeout=30,
+                what="MetricsUnavailable",
+            )
+            assert healthy["status"] == "Unknown"
+            time.sleep(8)  # more than an interval: still held
+            now = status(kube_cluster, namespace)["canary"]
+            assert (now["step"], now["weight"]) == (before["step"], before["weight"])
+            assert weights(kube_cluster, namespace) == held
+
+        # Restarted with Prometheus back, it continues from that step.
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+            eventually(
+                lambda: status(kube_cluster, namespace).get("servingVersion") == "v2",
+                timeout=120,
+                interval=0.5,
+                what="v2 promoted",
+            )
+            st = status(kube_cluster, namespace)
+            stages = {v["version"]: v["stage"] for v in st["versions"]}
+            assert stages == {"v1": "archived", "v2": "production"}
+            assert weights(kube_cluster, namespace) == {"main": 100}
+            assert st.get("canary") is None
+
+            # v3 is trained on 5 features only: it fails on the 13-feature traffic. (It is
+            # also less accurate, so minDelta is relaxed to let it reach the canary.)
+            traffic.reset()
+            kube_cluster.custom.patch_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.MLMODEL_PLURAL,
+                "wine",
+                {
+                    "spec": {
+                        "dataset": {
+                            "features": ["alcohol", "malic_acid", "ash", "magnesium", "proline"]
+                        },
+                        "qualityGates": {"minDelta": -1},
+                    }
+                },
+            )
+            eventually(
+                lambda: status(kube_cluster, namespace).get("candidateVersion") == "v3",
+                timeout=300,
+                interval=0.5,
+                what="v3 canary",
+            )
+            eventually(
+                lambda: (
+                    {
+                        v["version"]: v["stage"]
+                        for v in status(kube_cluster, namespace)["versions"]
+                    }.get("v3")
+                    == "rejected"
+                ),
+                timeout=120,
+                interval=0.5,
+                what="v3 rolled back",
+            )
+            st = status(kube_cluster, namespace)
+            assert st["servingVersion"] == "v2"
+            assert weights(kube_cluster, namespace) == {"main": 100}
+            healthy = {c["type"]: c for c in st["conditions"]}["CanaryHealthy"]
+            assert (healthy["status"], healthy["reason"]) == ("False", "RolledBack")
+            assert "success-rate" in healthy["message"]
+            seen = traffic.snapshot()
+            assert seen[("main", 200)] > 0
+            assert [k for k in seen if k[0] == "main" and k[1] != 200] == []  # main never failed
+            assert seen[("canary", 500)] > 0
+            events = [
+                e.reason
+                for e in kube_cluster.core.list_namespaced_event(namespace).items
+                if e.involved_object.name == "wine"
+            ]
+            assert {"CanaryStarted", "Advanced", "Promoted", "RolledBack"} <= set(events)
+    finally:
+        traffic.stop.set()
+        next(prom, None)

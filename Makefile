@@ -33,8 +33,14 @@ $(SERVING_VENV)/.installed: $(UV) operator/requirements-serving.lock
 	$(UV) pip install --python $(SERVING_VENV)/bin/python --require-hashes -r operator/requirements-serving.lock
 	touch $@
 
+.PHONY: system-deps
+system-deps: ## Debian packages the local stack uses (prometheus); needs root, skipped when present
+	@command -v prometheus >/dev/null || { \
+	  echo "installing Debian's prometheus package"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 .PHONY: install
-install: $(VENV)/.installed $(SERVING_VENV)/.installed ## Create .venv (operator, `pace` command) and .venv-serving (seldon-core) from the lock files
+install: system-deps $(VENV)/.installed $(SERVING_VENV)/.installed ## Create .venv (operator, `pace` command) and .venv-serving (seldon-core) from the lock files; install Debian packages
 
 .PHONY: lock
 lock: $(UV) ## Re-resolve the lock files (uv.lock, operator/requirements-serving.lock)

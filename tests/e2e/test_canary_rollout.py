@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -276,6 +279,38 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
                 if e.involved_object.name == "wine"
             ]
             assert {"CanaryStarted", "Advanced", "Promoted", "RolledBack"} <= set(events)
+
+            # Manual control: serve the archived v1 again, through the `pace` command.
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pace.cli",
+                    "rollback",
+                    "wine",
+                    "-n",
+                    namespace,
+                    "--to",
+                    "v1",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "KUBECONFIG": kube_cluster.kubeconfig},
+            )
+            assert result.returncode == 0, result.stderr
+            eventually(
+                lambda: status(kube_cluster, namespace).get("servingVersion") == "v1",
+                timeout=30,
+                what="v1 serving again",
+            )
+            st = status(kube_cluster, namespace)
+            stages = {v["version"]: v["stage"] for v in st["versions"]}
+            assert stages == {"v1": "production", "v2": "archived", "v3": "rejected"}
+            main = sdep(kube_cluster, namespace, "wine")["spec"]["predictors"][0]  # type: ignore[index]
+            assert main["labels"]["mlops.pace.dev/version"] == "v1"
+            annotations = get(kube_cluster, namespace, "wine")["metadata"]["annotations"]
+            assert "mlops.pace.dev/action" not in annotations
     finally:
         traffic.stop.set()
         next(prom, None)

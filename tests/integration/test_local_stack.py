@@ -35,6 +35,8 @@ def test_local_stack_up_env_status_down(tmp_path: Path) -> None:
             "kube-apiserver",
             "kube-controller-manager",
             "minio",
+            "prometheus",
+            "serving-runtime",
             "pace-operator",
         }
         assert all(processes.pid_alive(p) for p in pids)

@@ -281,6 +281,46 @@ class Runtime:
         return web.Response(text="ok")
 
 
+@dataclass
+class RuntimeInfo:
+    """A started serving runtime."""
+
+    url: str
+    metrics_target: str
+    pid: int
+    log: Path
+
+
+def start_runtime(
+    kubeconfig: str, s3_env: dict[str, str], workdir: Path, *, die_with_parent: bool = True
+) -> RuntimeInfo:
+    """Start this module as a process (router + microservices); return when it answers."""
+    port = processes.free_port()
+    log_file = workdir / "logs" / "serving-runtime.log"
+    server = processes.start(
+        "serving-runtime",
+        [
+            sys.executable,
+            "-m",
+            "pace.localstack.serving",
+            "--kubeconfig",
+            kubeconfig,
+            "--port",
+            str(port),
+            "--workdir",
+            str(workdir),
+        ],
+        log=log_file,
+        env={**os.environ, **s3_env},
+        die_with_parent=die_with_parent,
+    )
+    url = f"http://127.0.0.1:{port}"
+    processes.wait_until(
+        server, lambda: processes.http_ok(f"{url}/ready"), timeout=60, what="ready"
+    )
+    return RuntimeInfo(url=url, metrics_target=f"127.0.0.1:{port}", pid=server.pid, log=log_file)
+
+
 async def serve(kubeconfig: str, port: int, workdir: Path) -> None:
     runtime = Runtime(kubeconfig, workdir)
     runtime.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))

@@ -22,7 +22,7 @@ import yaml
 
 from pace.adapters import kube_api
 from pace.api import crd_schema
-from pace.localstack import binaries, controlplane, minio, processes
+from pace.localstack import binaries, controlplane, minio, processes, prometheus, serving
 
 SYSTEM_NAMESPACE = "pace-system"
 S3_SECRET = "pace-s3"  # the Secret's name, not a secret
@@ -78,10 +78,11 @@ def start_operator(
     kubeconfig: str,
     workdir: Path,
     die_with_parent: bool,
+    metrics_port: int | None = None,
     env_extra: dict[str, str] | None = None,
 ) -> tuple[processes.Server, str, str]:
     """Start `python -m pace` against the kubeconfig; return it with its metrics/probe URLs."""
-    metrics_port, probe_port = processes.free_port(), processes.free_port()
+    metrics_port, probe_port = metrics_port or processes.free_port(), processes.free_port()
     env = {
         **os.environ,
         "KUBECONFIG": kubeconfig,
@@ -145,20 +146,42 @@ def up(*, out: Any = sys.stdout) -> StackState:
             S3_SECRET,
             {"accessKey": store.access_key, "secretKey": store.secret_key},
         )
+        print("starting the serving runtime and Prometheus ...", file=out, flush=True)
+        s3_env = {
+            "PACE_S3_ENDPOINT": store.endpoint,
+            "AWS_ACCESS_KEY_ID": store.access_key,
+            "AWS_SECRET_ACCESS_KEY": store.secret_key,
+        }
+        runtime = serving.start_runtime(info.kubeconfig, s3_env, workdir, die_with_parent=False)
+        state.processes = {"serving-runtime": runtime.pid, **state.processes}
+        state.save(directory)
+        metrics_port = processes.free_port()
+        prom = prometheus.start(
+            workdir / "prometheus",
+            {"router": runtime.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
+            die_with_parent=False,
+        )
+        state.processes = {"prometheus": prom.pid, **state.processes}
+        state.save(directory)
         operator, metrics_url, probe_url = start_operator(
             kubeconfig=info.kubeconfig,
             workdir=workdir,
             die_with_parent=False,
+            metrics_port=metrics_port,
             env_extra={
                 "PACE_S3_ENDPOINT": store.endpoint,
                 "PACE_S3_CREDENTIALS_SECRET": f"{SYSTEM_NAMESPACE}/{S3_SECRET}",
                 "PACE_PIPELINE_DIR": str(workdir / "pipelines"),
+                "PACE_PROMETHEUS_URL": prom.url,
+                "PACE_SERVING_GATEWAY": runtime.url,
             },
         )
         state.processes = {"pace-operator": operator.pid, **state.processes}
         state.urls = {
             "kube-apiserver": info.server,
             "minio": f"http://{store.endpoint}",
+            "prometheus": prom.url,
+            "serving-gateway": runtime.url,
             "operator-metrics": metrics_url,
             "operator-probe": probe_url,
         }

@@ -9,11 +9,15 @@ process behind.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,45 @@ from pace.localstack import stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
 TRAIN_TIMEOUT = 600.0
+
+
+class Traffic(threading.Thread):
+    """Sends wine rows to the endpoint; counts answers per predictor."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        from sklearn.datasets import load_wine
+
+        self.url, self.rows = url, load_wine().data.tolist()
+        self.stop, self.lock = threading.Event(), threading.Lock()
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            body = json.dumps({"data": {"ndarray": [self.rows[i % len(self.rows)]]}}).encode()
+            request = urllib.request.Request(
+                self.url, data=body, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as resp:
+                    key = f"{resp.headers.get('X-Seldon-Predictor')}:{resp.status}"
+            except urllib.error.HTTPError as err:
+                key = f"{err.headers.get('X-Seldon-Predictor')}:{err.code}"
+            except OSError:
+                key = "unreachable"
+            with self.lock:
+                self.counts[key] += 1
+            i += 1
+            time.sleep(0.02)
+
+    def summary(self) -> str:
+        with self.lock:
+            return ", ".join(f"{k} x{v}" for k, v in sorted(self.counts.items())) or "none"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
 
 
 class Demo:
@@ -43,13 +86,50 @@ class Demo:
         loaded: dict[str, Any] = json.loads(self.kubectl("get", "mlmodel", name, "-o", "json"))
         return loaded
 
-    def follow_training(self, name: str) -> dict[str, Any]:
+    def wait_serving(self, name: str, version: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = dict(self.model(name).get("status", {}))
+            if status.get("servingVersion") == version:
+                return status
+            time.sleep(1)
+        raise TimeoutError(f"{name} {version} did not start serving")
+
+    def follow_canary(self, name: str, traffic: Traffic) -> None:
+        """Print each canary step (weights from status, split from real traffic)."""
+        seen = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status = self.model(name).get("status", {})
+            canary = status.get("canary") or {}
+            cond = {c["type"]: c for c in status.get("conditions", [])}.get("CanaryHealthy", {})
+            now = (canary.get("weight"), cond.get("reason"))
+            if now != seen:
+                seen = now
+                self.stage(
+                    f"canary {status.get('candidateVersion') or ''} weight "
+                    f"{canary.get('weight', '-')} %: {cond.get('message', '')} "
+                    f"| traffic {traffic.summary()}"
+                )
+                traffic.reset()
+            if not status.get("candidateVersion") and cond.get("reason") in (
+                "Promoted",
+                "RolledBack",
+            ):
+                return
+            time.sleep(1)
+        raise TimeoutError("the canary did not finish")
+
+    def follow_training(self, name: str, run_prefix: str = "") -> dict[str, Any]:
         """Print each step of the model's training run until it ends."""
         seen = None
         deadline = time.monotonic() + TRAIN_TIMEOUT
         while time.monotonic() < deadline:
             status = self.model(name).get("status", {})
             training = status.get("training") or {}
+            if not training.get("run", "").startswith(run_prefix):
+                time.sleep(1)
+                continue
             now = (training.get("state"), training.get("step"))
             if training and now != seen:
                 seen = now
@@ -71,6 +151,24 @@ def main() -> int:
         print(demo.kubectl("apply", "-f", str(SAMPLES)), end="")
         demo.stage("training wine: the operator compiled a KFP pipeline and runs it locally")
         status = demo.follow_training("wine")
+        status = demo.wait_serving("wine", "v1")
+        demo.stage(f"v1 serves 100 % (nothing served before) at {status['endpoint']}")
+        traffic = Traffic(status["endpoint"])
+        traffic.start()
+        time.sleep(5)
+        demo.stage(f"traffic flowing: {traffic.summary()}")
+        demo.stage("retraining with more trees (a training-spec change) -> v2, then a canary")
+        demo.kubectl(
+            "patch",
+            "mlmodel",
+            "wine",
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"training": {"hyperparameters": {"n_estimators": 80}}}}),
+        )
+        demo.follow_training("wine", run_prefix="wine-v2")
+        demo.follow_canary("wine", traffic)
+        traffic.stop.set()
         demo.stage("versions of wine (status.versions)")
         for version in status.get("versions", []):
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(version["metrics"].items()))

@@ -28,6 +28,10 @@ class CamelModel(BaseModel):
         extra="ignore",
     )
 
+    def to_patch(self) -> dict[str, Any]:
+        """Like `to_k8s` but with None kept, so a merge patch removes stale fields."""
+        return self.model_dump(by_alias=True, mode="json")
+
     def to_k8s(self) -> dict[str, Any]:
         """The camelCase dict the API server stores (None fields omitted)."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")

@@ -72,7 +72,7 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     if memo.store is not None:
         run = await _maybe_start_run(model, memo, now=now)
         if run is not None:
-            patch.status["training"] = run.to_k8s()
+            patch.status["training"] = run.to_patch()
             updates.append(training_runs.training_condition(run, generation=generation, now=now))
     after = reporting.report(
         kind=KIND,
@@ -169,7 +169,7 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
     if state.state in ("Pending", "Running"):
         if (state.state, state.step) != (run.state, run.step):
             moved = run.model_copy(update={"state": state.state, "step": state.step})
-            patch.status["training"] = moved.to_k8s()
+            patch.status["training"] = moved.to_patch()
             after = reporting.report(
                 kind=KIND,
                 body=body,
@@ -205,7 +205,7 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
         )
         result = "failed"
     metrics.PIPELINE_RUNS.labels(namespace=model.namespace, model=model.name, result=result).inc()
-    patch.status["training"] = outcome.run.to_k8s()
+    patch.status["training"] = outcome.run.to_patch()
     patch.status["versions"] = [v.to_k8s() for v in outcome.versions]
     patch.status["candidateVersion"] = outcome.candidate_version
     after = reporting.report(

@@ -63,6 +63,52 @@ def serving_python() -> Path:
     return exe
 
 
+def start_microservice(
+    name: str, *, model_uri: str, method: str, log: Path, env: dict[str, str] | None = None
+) -> tuple[processes.Server, int]:
+    """One seldon-core microservice serving `PaceModel` for a model folder; waits until ready.
+
+    The object store is reached with the S3 variables of ``env`` (default: this process's).
+    """
+    port, grpc, metrics = (processes.free_port() for _ in range(3))
+    full_env = {
+        **(env if env is not None else os.environ),
+        "MODEL_URI": model_uri,
+        "PACE_PREDICT_METHOD": method,
+        "PYTHONPATH": str(MODEL_DIR),
+        "GUNICORN_WORKERS": "1",
+    }
+    server = processes.start(
+        name,
+        [
+            str(serving_python()),
+            "PaceModel",
+            "--service-type",
+            "MODEL",
+            "--http-port",
+            str(port),
+            "--grpc-port",
+            str(grpc),
+            "--metrics-port",
+            str(metrics),
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+        ],
+        log=log,
+        env=full_env,
+        cwd=MODEL_DIR,
+    )
+    processes.wait_until(
+        server,
+        lambda: processes.http_ok(f"http://127.0.0.1:{port}/health/status"),
+        timeout=90,
+        what="ready",
+    )
+    return server, port
+
+
 @dataclass
 class Predictor:
     """One running microservice."""
@@ -155,42 +201,12 @@ class Runtime:
                 processes.stop(pred.server.pid)
 
     def _start(self, dep: Deployment, name: str, uri: str, method: str) -> Predictor:
-        port, grpc, metrics = (processes.free_port() for _ in range(3))
-        env = {
-            **os.environ,
-            "MODEL_URI": uri,
-            "PACE_PREDICT_METHOD": method,
-            "PYTHONPATH": str(MODEL_DIR),
-            "GUNICORN_WORKERS": "1",
-        }
         log_file = self.workdir / "serving" / f"{dep.namespace}-{dep.name}-{name}.log"
-        server = processes.start(
+        server, port = start_microservice(
             f"microservice {dep.namespace}/{dep.name}/{name}",
-            [
-                str(serving_python()),
-                "PaceModel",
-                "--service-type",
-                "MODEL",
-                "--http-port",
-                str(port),
-                "--grpc-port",
-                str(grpc),
-                "--metrics-port",
-                str(metrics),
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-            ],
+            model_uri=uri,
+            method=method,
             log=log_file,
-            env=env,
-            cwd=MODEL_DIR,
-        )
-        processes.wait_until(
-            server,
-            lambda: processes.http_ok(f"http://127.0.0.1:{port}/health/status"),
-            timeout=90,
-            what="ready",
         )
         log.info("predictor %s/%s/%s serving %s on :%d", dep.namespace, dep.name, name, uri, port)
         return Predictor(name=name, model_uri=uri, method=method, port=port, server=server)

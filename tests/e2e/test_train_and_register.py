@@ -149,8 +149,9 @@ def test_models_train_register_and_gate(
     assert status["training"]["state"] == "Succeeded", status["training"]
     [version] = status["versions"]
     assert version["version"] == "v1"
-    assert version["stage"] == "candidate"
-    assert status["candidateVersion"] == "v1"
+    assert version["stage"] == "production"  # nothing served before: straight to 100 %
+    assert status["servingVersion"] == "v1"
+    assert status.get("candidateVersion") is None
     assert version["metrics"]["accuracy"] >= 0.8
     assert version["dataHash"].startswith("sha256:")
     assert version["pipelineRun"] == status["training"]["run"]

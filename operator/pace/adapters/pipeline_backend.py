@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,7 +78,7 @@ def compile_for_spec(
     from pace_components.training_pipeline import training_pipeline
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{spec_hash}.{os.getpid()}.yaml")
+    tmp = path.with_name(f".{spec_hash}.{uuid.uuid4().hex}.yaml")
     compiler.Compiler().compile(training_pipeline, str(tmp), pipeline_parameters=parameters)
     tmp.replace(path)
     return path, False

@@ -17,6 +17,7 @@
 | PACE_SERVING_GATEWAY | http://seldon-gateway | Seldon gateway base URL (status.endpoint) |
 | PACE_SERVING_SECRET | pace-s3 | Secret in the model's namespace for model artifacts |
 | PACE_INFERENCE_LOG_URL | (none) | where predictors post request/response logs |
+| PACE_INFERENCE_SINK_PORT | (none) | serve the inference log sink on this port |
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class OperatorConfig:
     serving_gateway: str = "http://seldon-gateway"
     serving_secret: str = "pace-s3"
     inference_log_url: str | None = None
+    inference_sink_port: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -100,4 +102,9 @@ class OperatorConfig:
             serving_gateway=env.get("PACE_SERVING_GATEWAY", cls.serving_gateway),
             serving_secret=env.get("PACE_SERVING_SECRET", cls.serving_secret),
             inference_log_url=env.get("PACE_INFERENCE_LOG_URL") or None,
+            inference_sink_port=(
+                _port(env, "PACE_INFERENCE_SINK_PORT", 0)
+                if env.get("PACE_INFERENCE_SINK_PORT")
+                else None
+            ),
         )

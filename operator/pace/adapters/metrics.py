@@ -83,3 +83,27 @@ MODEL_METRIC = prometheus_client.Gauge(
     ["namespace", "model", "version", "metric"],
     registry=REGISTRY,
 )
+DRIFT_DETECTED = prometheus_client.Gauge(
+    "pace_drift_detected",
+    "1 when the monitor's last check found drift.",
+    ["namespace", "monitor"],
+    registry=REGISTRY,
+)
+DRIFT_SHARE = prometheus_client.Gauge(
+    "pace_drift_share",
+    "Share of features that drifted at the last check (0-1).",
+    ["namespace", "monitor"],
+    registry=REGISTRY,
+)
+DRIFT_P_VALUE = prometheus_client.Gauge(
+    "pace_drift_p_value",
+    "p-value of a feature's drift test at the last check.",
+    ["namespace", "monitor", "feature"],
+    registry=REGISTRY,
+)
+DRIFT_DISTANCE = prometheus_client.Gauge(
+    "pace_drift_distance",
+    "Test statistic (distance) of a feature at the last check.",
+    ["namespace", "monitor", "feature"],
+    registry=REGISTRY,
+)

@@ -52,14 +52,15 @@ def align(reference: pd.DataFrame, window: pd.DataFrame) -> tuple[pd.DataFrame, 
     return reference, window[list(reference.columns)]
 
 
-def _encode(reference: pd.DataFrame, window: pd.DataFrame, categorical: list[str]
-            ) -> tuple[Any, Any, dict[int, None]]:
+def _encode(
+    reference: pd.DataFrame, window: pd.DataFrame, categorical: list[str]
+) -> tuple[Any, Any, dict[int, None]]:
     """Float arrays; categorical columns as integer codes over the union of categories."""
     import numpy as np
     import pandas as pd
 
     ref, win = reference.copy(), window.copy()
-    cats = {}
+    cats: dict[int, None] = {}
     for i, name in enumerate(ref.columns):
         if name in categorical:
             levels = pd.Index(sorted(set(ref[name].astype(str)) | set(win[name].astype(str))))
@@ -69,8 +70,13 @@ def _encode(reference: pd.DataFrame, window: pd.DataFrame, categorical: list[str
     return (ref.to_numpy(dtype=np.float32), win.to_numpy(dtype=np.float32), cats)
 
 
-def detect(reference: pd.DataFrame, window: pd.DataFrame, spec: DetectorSpec, *,
-           categorical: list[str] | None = None) -> DriftReport:
+def detect(
+    reference: pd.DataFrame,
+    window: pd.DataFrame,
+    spec: DetectorSpec,
+    *,
+    categorical: list[str] | None = None,
+) -> DriftReport:
     """Run the configured detector; p-values are the detector's own (corrected per spec)."""
     import numpy as np
 
@@ -80,38 +86,55 @@ def detect(reference: pd.DataFrame, window: pd.DataFrame, spec: DetectorSpec, *,
     kind = spec.type
     if kind == "mmd":
         try:
-            import torch  # noqa: F401
+            import torch  # type: ignore[import-not-found]  # noqa: F401
         except ImportError:
-            raise DetectorUnavailable("detector mmd needs PyTorch, which is not installed; "
-                                      "use ks, chisquare, tabular, cvm or classifier") from None
+            raise DetectorUnavailable(
+                "detector mmd needs PyTorch, which is not installed; "
+                "use ks, chisquare, tabular, cvm or classifier"
+            ) from None
         from alibi_detect.cd import MMDDrift
 
         detector = MMDDrift(x_ref, backend="pytorch", p_val=spec.p_value)
         data = detector.predict(x)["data"]
         p = float(data["p_val"])
-        return DriftReport(drift=bool(data["is_drift"]), share_drifted=float(p < spec.p_value),
-                           rows=len(x), threshold=spec.p_value,
-                           features=[FeatureResult("all", p, float(data["distance"]))])
+        return DriftReport(
+            drift=bool(data["is_drift"]),
+            share_drifted=float(p < spec.p_value),
+            rows=len(x),
+            threshold=spec.p_value,
+            features=[FeatureResult("all", p, float(data["distance"]))],
+        )
     from alibi_detect import cd as detectors
 
     if kind == "classifier":
         from sklearn.ensemble import RandomForestClassifier
 
         detector = detectors.ClassifierDrift(
-            x_ref, model=RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1),
-            backend="sklearn", p_val=spec.p_value, n_folds=5, binarize_preds=False)
+            x_ref,
+            model=RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1),
+            backend="sklearn",
+            p_val=spec.p_value,
+            n_folds=5,
+            binarize_preds=False,
+        )
         data = detector.predict(x)["data"]
         p = float(data["p_val"])
-        return DriftReport(drift=bool(data["is_drift"]), share_drifted=float(p < spec.p_value),
-                           rows=len(x), threshold=spec.p_value,
-                           features=[FeatureResult("all", p, float(data["distance"]))])
+        return DriftReport(
+            drift=bool(data["is_drift"]),
+            share_drifted=float(p < spec.p_value),
+            rows=len(x),
+            threshold=spec.p_value,
+            features=[FeatureResult("all", p, float(data["distance"]))],
+        )
     if kind == "tabular":
-        detector = detectors.TabularDrift(x_ref, p_val=spec.p_value,
-                                          categories_per_feature=cats or None,
-                                          correction=spec.correction)
+        detector = detectors.TabularDrift(
+            x_ref,
+            p_val=spec.p_value,
+            categories_per_feature=cats or None,
+            correction=spec.correction,
+        )
     elif kind == "chisquare":
-        detector = detectors.ChiSquareDrift(x_ref, p_val=spec.p_value,
-                                            correction=spec.correction)
+        detector = detectors.ChiSquareDrift(x_ref, p_val=spec.p_value, correction=spec.correction)
     elif kind == "cvm":
         detector = detectors.CVMDrift(x_ref, p_val=spec.p_value, correction=spec.correction)
     else:
@@ -120,8 +143,15 @@ def detect(reference: pd.DataFrame, window: pd.DataFrame, spec: DetectorSpec, *,
     p_vals = np.atleast_1d(data["p_val"]).astype(float)
     distances = np.atleast_1d(data["distance"]).astype(float)
     threshold = float(data["threshold"])
-    features = [FeatureResult(n, round(float(p), 12), round(float(d), 12))
-                for n, p, d in zip(names, p_vals, distances, strict=True)]
+    features = [
+        FeatureResult(n, round(float(p), 12), round(float(d), 12))
+        for n, p, d in zip(names, p_vals, distances, strict=True)
+    ]
     drifted = sum(1 for f in features if f.p_value < threshold)
-    return DriftReport(drift=bool(data["is_drift"]), share_drifted=drifted / len(features),
-                       rows=len(x), threshold=threshold, features=features)
+    return DriftReport(
+        drift=bool(data["is_drift"]),
+        share_drifted=drifted / len(features),
+        rows=len(x),
+        threshold=threshold,
+        features=features,
+    )

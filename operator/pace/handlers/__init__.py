@@ -3,9 +3,17 @@
 `python -m pace` runs ``kopf run -m pace.handlers``. One module per kind, plus lifecycle.
 """
 
-from pace.handlers import drift_monitor, lifecycle, mlmodel, mlmodel_rollout, retrain_policy
+from pace.handlers import (
+    drift_check,
+    drift_monitor,
+    lifecycle,
+    mlmodel,
+    mlmodel_rollout,
+    retrain_policy,
+)
 
 __all__ = [
+    "drift_check",
     "drift_monitor",
     "lifecycle",
     "mlmodel",

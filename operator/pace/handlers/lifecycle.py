@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from pace import inference_sink
 from pace.adapters import (
     kube_api,
     metrics,
@@ -46,6 +47,11 @@ async def configure(
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     memo.s3, memo.store = await _object_store(config, memo.kube, logger)
     memo.backend = _pipeline_backend(config)
+    memo.sink = memo.sink_runner = None
+    if config.inference_sink_port and memo.store is not None:
+        memo.sink = inference_sink.InferenceSink(memo.store)
+        memo.sink_runner = await memo.sink.start(config.bind_address, config.inference_sink_port)
+        logger.info("inference log sink on :%d", config.inference_sink_port)
     memo.prometheus = (
         prometheus_api.PrometheusApi(config.prometheus_url) if config.prometheus_url else None
     )
@@ -93,6 +99,14 @@ def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBacken
         assert config.kfp_endpoint is not None
         return pipeline_backend.KfpBackend(config.kfp_endpoint)
     return pipeline_backend.LocalBackend(config.pipeline_dir / "runs")
+
+
+@kopf.on.cleanup()
+async def flush_sink(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """Flush every acknowledged inference record before the operator exits."""
+    if getattr(memo, "sink", None) is not None:
+        await memo.sink.close(memo.sink_runner)
+        logger.info("inference log sink flushed (%d rows written)", memo.sink.written_rows)
 
 
 @kopf.on.login()

@@ -1,0 +1,201 @@
+"""DriftMonitor checks: on each interval read the newest window of the inference log and the
+reference of the serving version, run the detector in a worker thread, and report status,
+gauges and an event when the verdict changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from pace.adapters import metrics
+from pace.adapters.object_store import ObjectStore, S3Settings
+from pace.api import constants
+from pace.api.conditions import ConditionType, Status
+from pace.api.drift_monitor import DriftMonitor
+from pace.api.mlmodel import MLModel
+from pace.core import drift, durations, inference_records, naming, status
+from pace.handlers import reporting
+
+KIND = constants.DRIFT_MONITOR_KIND
+TICK_SECONDS = 2.0
+
+
+def _store_for(uri: str | None, memo: Any) -> tuple[ObjectStore, str | None]:
+    """The store (bucket) and key/prefix of an s3:// URI, or the default store."""
+    if not uri:
+        return memo.store, None
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    settings: S3Settings = memo.s3
+    if bucket == settings.bucket:
+        return memo.store, key
+    return ObjectStore(
+        S3Settings(
+            endpoint=settings.endpoint,
+            bucket=bucket,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            secure=settings.secure,
+        )
+    ), key
+
+
+def read_window(store: ObjectStore, prefix: str, *, rows: int | None, since_ms: int | None) -> Any:
+    """The newest logged request rows under a prefix (features only)."""
+    import pandas as pd
+
+    keys = [k for k in store.list(prefix) if "/requests/" in k and k.endswith(".parquet")]
+    keys.sort(key=inference_records.batch_millis, reverse=True)
+    frames, count = [], 0
+    for key in keys:
+        if since_ms is not None and inference_records.batch_millis(key) < since_ms:
+            break
+        frame = pd.read_parquet(io.BytesIO(store.get(key)))
+        frames.append(frame)
+        count += len(frame)
+        if rows is not None and count >= rows:
+            break
+    if not frames:
+        return pd.DataFrame()
+    window = pd.concat(frames[::-1], ignore_index=True).sort_values("_ts", kind="stable")
+    if rows is not None:
+        window = window.tail(rows)
+    return window.drop(columns=[c for c in window.columns if c.startswith("_")]).reset_index(
+        drop=True
+    )
+
+
+def read_reference(store: ObjectStore, key: str, meta_key: str | None) -> tuple[Any, list[str]]:
+    import pandas as pd
+
+    frame = pd.read_parquet(io.BytesIO(store.get(key)))
+    categorical: list[str] = []
+    if meta_key and store.exists(meta_key):
+        categorical = list(json.loads(store.get(meta_key)).get("categorical", []))
+    return frame, categorical
+
+
+@kopf.timer(
+    constants.GROUP,
+    constants.VERSION,
+    constants.DRIFT_MONITOR_PLURAL,
+    interval=TICK_SECONDS,
+    initial_delay=TICK_SECONDS,
+)
+@reporting.instrumented(KIND)
+async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """One drift check when the monitor's interval has passed."""
+    monitor = DriftMonitor.from_body(body)
+    spec, current = monitor.spec, monitor.status
+    now = datetime.now(UTC)
+    if memo.store is None or not status.is_true(current.conditions, ConditionType.MODEL_FOUND):
+        return
+    if current.last_check and (now - current.last_check).total_seconds() < durations.seconds(
+        spec.interval
+    ):
+        return
+    gen = monitor.generation
+
+    def verdict(state: Status, reason: str, message: str, **fields: Any) -> None:
+        patch.status["lastCheck"] = now.isoformat()
+        for key, value in fields.items():
+            patch.status[key] = value
+        reporting.report(
+            kind=KIND,
+            body=body,
+            patch=patch,
+            before=current.conditions,
+            updates=[
+                status.condition(
+                    ConditionType.DRIFT_DETECTED, state, reason, message, generation=gen, now=now
+                )
+            ],
+            generation=gen,
+        )
+
+    raw_model = await memo.kube.aget_object(
+        constants.MLMODEL_PLURAL, monitor.namespace, spec.model_ref.name
+    )
+    model = MLModel.from_body(raw_model) if raw_model else None
+    ref_store, ref_key = _store_for(spec.reference.uri, memo)
+    meta_key = None
+    version = None
+    if ref_key is None:
+        version = model.status.serving_version if model else None
+        if version is None:
+            verdict("Unknown", "NoReference", "The model has no serving version yet.")
+            return
+        ref_key = naming.artifact_key(
+            namespace=monitor.namespace,
+            model=spec.model_ref.name,
+            version=version,
+            artifact="reference",
+        )
+        meta_key = naming.artifact_key(
+            namespace=monitor.namespace,
+            model=spec.model_ref.name,
+            version=version,
+            artifact="reference_meta",
+        )
+    src_store, prefix = _store_for(spec.source.uri, memo)
+    prefix = prefix or inference_records.model_prefix(monitor.namespace, spec.model_ref.name)
+    window_spec = spec.source.window
+    since = (
+        int((now.timestamp() - durations.seconds(window_spec.duration)) * 1000)
+        if window_spec.duration
+        else None
+    )
+    window = await asyncio.to_thread(
+        read_window, src_store, prefix, rows=window_spec.rows, since_ms=since
+    )
+    if len(window) < spec.source.min_rows:
+        verdict(
+            "Unknown",
+            "NotEnoughData",
+            f"{len(window)} rows in the window; at least {spec.source.min_rows} are needed.",
+            windowRows=len(window),
+            referenceVersion=version,
+        )
+        return
+    reference, categorical = await asyncio.to_thread(read_reference, ref_store, ref_key, meta_key)
+    try:
+        report = await asyncio.to_thread(
+            drift.detect, reference, window, spec.detector, categorical=categorical
+        )
+    except (drift.DetectorUnavailable, ValueError) as exc:
+        verdict(
+            "Unknown",
+            "DetectorUnavailable"
+            if isinstance(exc, drift.DetectorUnavailable)
+            else "WindowMismatch",
+            str(exc),
+            windowRows=len(window),
+        )
+        return
+    top = report.top()
+    labels = {"namespace": monitor.namespace, "monitor": monitor.name}
+    metrics.DRIFT_DETECTED.labels(**labels).set(1 if report.drift else 0)
+    metrics.DRIFT_SHARE.labels(**labels).set(report.share_drifted)
+    for feature in report.features:
+        metrics.DRIFT_P_VALUE.labels(**labels, feature=feature.name).set(feature.p_value)
+        metrics.DRIFT_DISTANCE.labels(**labels, feature=feature.name).set(feature.distance)
+    names = ", ".join(f"{f.name} (p={f.p_value:.2g})" for f in top[:3])
+    verdict(
+        "True" if report.drift else "False",
+        "Drift" if report.drift else "NoDrift",
+        (
+            f"{report.share_drifted:.0%} of features drifted in {report.rows} rows; top: {names}"
+            if report.drift
+            else f"No drift in {report.rows} rows (p >= {report.threshold:.3g})."
+        ),
+        driftDetected=report.drift,
+        shareDrifted=round(report.share_drifted, 6),
+        windowRows=report.rows,
+        referenceVersion=version,
+        topFeatures=[{"name": f.name, "pValue": f.p_value, "distance": f.distance} for f in top],
+    )

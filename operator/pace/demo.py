@@ -37,11 +37,13 @@ class Traffic(threading.Thread):
         self.url, self.rows = url, load_wine().data.tolist()
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.counts: collections.Counter[str] = collections.Counter()
+        self.shift: dict[int, float] = {}
 
     def run(self) -> None:
         i = 0
         while not self.stop.is_set():
-            body = json.dumps({"data": {"ndarray": [self.rows[i % len(self.rows)]]}}).encode()
+            row = [v * self.shift.get(j, 1.0) for j, v in enumerate(self.rows[i % len(self.rows)])]
+            body = json.dumps({"data": {"ndarray": [row]}}).encode()
             request = urllib.request.Request(
                 self.url, data=body, headers={"Content-Type": "application/json"}
             )
@@ -85,6 +87,22 @@ class Demo:
     def model(self, name: str) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.kubectl("get", "mlmodel", name, "-o", "json"))
         return loaded
+
+    def follow_drift(self, name: str, *, until: bool) -> None:
+        """Print each DriftMonitor verdict until driftDetected equals ``until``."""
+        seen = None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            raw = json.loads(self.kubectl("get", "driftmonitor", name, "-o", "json"))
+            status = raw.get("status", {})
+            cond = {c["type"]: c for c in status.get("conditions", [])}.get("DriftDetected")
+            if cond and (cond["message"], status.get("lastCheck")) != seen:
+                seen = (cond["message"], status.get("lastCheck"))
+                self.stage(f"drift check: {cond['reason']}: {cond['message']}")
+            if status.get("driftDetected") is until:
+                return
+            time.sleep(2)
+        raise TimeoutError("no drift verdict")
 
     def wait_serving(self, name: str, version: str) -> dict[str, Any]:
         deadline = time.monotonic() + 120
@@ -168,6 +186,11 @@ def main() -> int:
         )
         demo.follow_training("wine", run_prefix="wine-v2")
         demo.follow_canary("wine", traffic)
+        demo.stage("the DriftMonitor reads the inference log (router -> sink -> MinIO)")
+        demo.follow_drift("wine", until=False)
+        demo.stage("shifting the live inputs: alcohol, color_intensity and proline up by 30 %")
+        traffic.shift = {0: 1.3, 9: 1.3, 12: 1.3}
+        demo.follow_drift("wine", until=True)
         traffic.stop.set()
         demo.stage("versions of wine (status.versions)")
         for version in status.get("versions", []):

@@ -65,3 +65,9 @@ def test_missing_feature_is_named() -> None:
         drift.detect(
             pd.DataFrame({"x": [1.0], "y": [2.0]}), pd.DataFrame({"x": [1.0]}), DetectorSpec()
         )
+
+
+def test_unnamed_inputs_are_positional() -> None:
+    ref = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
+    _, window = drift.align(ref, pd.DataFrame({"f0": [1.0], "f1": [3.0]}))
+    assert list(window.columns) == ["x", "y"]

@@ -45,7 +45,14 @@ class DriftReport:
 
 
 def align(reference: pd.DataFrame, window: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reference and window restricted to the reference's features, in its column order."""
+    """Reference and window restricted to the reference's features, in its column order.
+
+    Unnamed inputs (logged as f0, f1, ...) are taken positionally, in the training order,
+    which is what a model served without feature names receives.
+    """
+    positional = [f"f{i}" for i in range(len(reference.columns))]
+    if list(window.columns) == positional:
+        window = window.set_axis(list(reference.columns), axis=1)
     missing = [c for c in reference.columns if c not in window.columns]
     if missing:
         raise ValueError(f"live data lacks feature(s) {missing[:10]} of the reference")

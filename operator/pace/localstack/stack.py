@@ -155,7 +155,7 @@ def up(*, out: Any = sys.stdout) -> StackState:
         runtime = serving.start_runtime(info.kubeconfig, s3_env, workdir, die_with_parent=False)
         state.processes = {"serving-runtime": runtime.pid, **state.processes}
         state.save(directory)
-        metrics_port = processes.free_port()
+        metrics_port, sink_port = processes.free_port(), processes.free_port()
         prom = prometheus.start(
             workdir / "prometheus",
             {"router": runtime.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
@@ -174,6 +174,8 @@ def up(*, out: Any = sys.stdout) -> StackState:
                 "PACE_PIPELINE_DIR": str(workdir / "pipelines"),
                 "PACE_PROMETHEUS_URL": prom.url,
                 "PACE_SERVING_GATEWAY": runtime.url,
+                "PACE_INFERENCE_SINK_PORT": str(sink_port),
+                "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
             },
         )
         state.processes = {"pace-operator": operator.pid, **state.processes}
@@ -184,6 +186,7 @@ def up(*, out: Any = sys.stdout) -> StackState:
             "serving-gateway": runtime.url,
             "operator-metrics": metrics_url,
             "operator-probe": probe_url,
+            "inference-sink": f"http://127.0.0.1:{sink_port}/",
         }
         state.save(directory)
     except BaseException:

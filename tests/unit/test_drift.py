@@ -71,3 +71,23 @@ def test_unnamed_inputs_are_positional() -> None:
     ref = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
     _, window = drift.align(ref, pd.DataFrame({"f0": [1.0], "f1": [3.0]}))
     assert list(window.columns) == ["x", "y"]
+
+
+def test_reference_follows_the_serving_version() -> None:
+    assert (
+        drift.reference_location(uri=None, namespace="n", model="m", serving_version=None) is None
+    )
+    v1 = drift.reference_location(uri=None, namespace="n", model="m", serving_version="v1")
+    v2 = drift.reference_location(uri=None, namespace="n", model="m", serving_version="v2")
+    assert v1 is not None
+    assert v2 is not None
+    assert v1.key == "models/n/m/versions/v1/reference.parquet"
+    assert v2.key == "models/n/m/versions/v2/reference.parquet"
+    assert v2.meta_key == "models/n/m/versions/v2/reference.json"
+    assert v2.version == "v2"
+    pinned = drift.reference_location(
+        uri="s3://b/r.parquet", namespace="n", model="m", serving_version="v2"
+    )
+    assert pinned is not None
+    assert pinned.uri == "s3://b/r.parquet"
+    assert pinned.version is None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pace.api.drift_monitor import DetectorSpec
+from pace.core import naming
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +43,37 @@ class DriftReport:
 
     def top(self, n: int = TOP_FEATURES) -> list[FeatureResult]:
         return sorted(self.features, key=lambda f: (f.p_value, -f.distance))[:n]
+
+
+@dataclass(frozen=True)
+class ReferenceLocation:
+    """Where a monitor's reference is: an explicit s3:// URI, or a version's artifacts."""
+
+    uri: str | None
+    key: str
+    meta_key: str | None
+    version: str | None
+
+
+def reference_location(
+    *, uri: str | None, namespace: str, model: str, serving_version: str | None
+) -> ReferenceLocation | None:
+    """spec.reference.uri if set; else the serving version's reference (it follows
+    promotions); None when nothing serves yet."""
+    if uri:
+        return ReferenceLocation(uri=uri, key="", meta_key=None, version=None)
+    if serving_version is None:
+        return None
+    return ReferenceLocation(
+        uri=None,
+        key=naming.artifact_key(
+            namespace=namespace, model=model, version=serving_version, artifact="reference"
+        ),
+        meta_key=naming.artifact_key(
+            namespace=namespace, model=model, version=serving_version, artifact="reference_meta"
+        ),
+        version=serving_version,
+    )
 
 
 def align(reference: pd.DataFrame, window: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

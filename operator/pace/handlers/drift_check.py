@@ -19,7 +19,7 @@ from pace.api import constants
 from pace.api.conditions import ConditionType, Status
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import MLModel
-from pace.core import drift, durations, inference_records, naming, status
+from pace.core import drift, durations, inference_records, status
 from pace.handlers import reporting
 
 KIND = constants.DRIFT_MONITOR_KIND
@@ -122,26 +122,18 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
         constants.MLMODEL_PLURAL, monitor.namespace, spec.model_ref.name
     )
     model = MLModel.from_body(raw_model) if raw_model else None
-    ref_store, ref_key = _store_for(spec.reference.uri, memo)
-    meta_key = None
-    version = None
-    if ref_key is None:
-        version = model.status.serving_version if model else None
-        if version is None:
-            verdict("Unknown", "NoReference", "The model has no serving version yet.")
-            return
-        ref_key = naming.artifact_key(
-            namespace=monitor.namespace,
-            model=spec.model_ref.name,
-            version=version,
-            artifact="reference",
-        )
-        meta_key = naming.artifact_key(
-            namespace=monitor.namespace,
-            model=spec.model_ref.name,
-            version=version,
-            artifact="reference_meta",
-        )
+    location = drift.reference_location(
+        uri=spec.reference.uri,
+        namespace=monitor.namespace,
+        model=spec.model_ref.name,
+        serving_version=model.status.serving_version if model else None,
+    )
+    if location is None:
+        verdict("Unknown", "NoReference", "The model has no serving version yet.")
+        return
+    ref_store, ref_key = _store_for(location.uri, memo)
+    meta_key, version = location.meta_key, location.version
+    ref_key = ref_key or location.key
     src_store, prefix = _store_for(spec.source.uri, memo)
     prefix = prefix or inference_records.model_prefix(monitor.namespace, spec.model_ref.name)
     window_spec = spec.source.window

@@ -109,6 +109,18 @@ def _encode(
     return (ref.to_numpy(dtype=np.float32), win.to_numpy(dtype=np.float32), cats)
 
 
+def _multivariate(data: dict[str, Any], *, rows: int, p_value: float) -> DriftReport:
+    """A report for detectors that test all features at once (one p-value)."""
+    p = float(data["p_val"])
+    return DriftReport(
+        drift=bool(data["is_drift"]),
+        share_drifted=float(p < p_value),
+        rows=rows,
+        threshold=p_value,
+        features=[FeatureResult("all", p, float(data["distance"]))],
+    )
+
+
 def detect(
     reference: pd.DataFrame,
     window: pd.DataFrame,
@@ -134,15 +146,7 @@ def detect(
         from alibi_detect.cd import MMDDrift
 
         detector = MMDDrift(x_ref, backend="pytorch", p_val=spec.p_value)
-        data = detector.predict(x)["data"]
-        p = float(data["p_val"])
-        return DriftReport(
-            drift=bool(data["is_drift"]),
-            share_drifted=float(p < spec.p_value),
-            rows=len(x),
-            threshold=spec.p_value,
-            features=[FeatureResult("all", p, float(data["distance"]))],
-        )
+        return _multivariate(detector.predict(x)["data"], rows=len(x), p_value=spec.p_value)
     from alibi_detect import cd as detectors
 
     if kind == "classifier":
@@ -156,15 +160,7 @@ def detect(
             n_folds=5,
             binarize_preds=False,
         )
-        data = detector.predict(x)["data"]
-        p = float(data["p_val"])
-        return DriftReport(
-            drift=bool(data["is_drift"]),
-            share_drifted=float(p < spec.p_value),
-            rows=len(x),
-            threshold=spec.p_value,
-            features=[FeatureResult("all", p, float(data["distance"]))],
-        )
+        return _multivariate(detector.predict(x)["data"], rows=len(x), p_value=spec.p_value)
     if kind == "tabular":
         detector = detectors.TabularDrift(
             x_ref,

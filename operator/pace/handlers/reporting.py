@@ -15,7 +15,7 @@ import kopf
 import pydantic
 
 from pace.adapters import events, metrics
-from pace.api import conditions
+from pace.api import conditions, constants
 from pace.api.conditions import Condition, ConditionType
 from pace.core import references, status
 
@@ -126,3 +126,50 @@ async def reconcile_references(
     if missing and raise_on_missing:
         raise kopf.TemporaryError(updates[0].message, delay=references.retry_delay(retry))
     return not missing
+
+
+RefsOf = Callable[[Any], Sequence[tuple[str, str, str, str]]]
+
+
+def watch_references(
+    *, plural: str, kind: str, refs: RefsOf, ready_message: str, recheck_seconds: float = 30.0
+) -> None:
+    """Register, for one kind, the spec handler (create/update/resume; retries with backoff
+    while a reference is missing) and a timer noticing references created or deleted later.
+    ``refs`` parses the body and lists (plural, kind, name, field) per reference."""
+    resource = (constants.GROUP, constants.VERSION, plural)
+
+    async def reconcile_references_on_spec(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
+    ) -> None:
+        await reconcile_references(
+            kind=kind,
+            body=body,
+            patch=patch,
+            memo=memo,
+            refs=refs(body),
+            retry=retry,
+            ready_message=ready_message,
+            raise_on_missing=True,
+        )
+
+    async def recheck_references(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+    ) -> None:
+        await reconcile_references(
+            kind=kind,
+            body=body,
+            patch=patch,
+            memo=memo,
+            refs=refs(body),
+            retry=0,
+            ready_message=ready_message,
+            raise_on_missing=False,
+        )
+
+    on_spec = instrumented(kind)(reconcile_references_on_spec)
+    for register in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        register(*resource, id="references")(on_spec)
+    kopf.timer(
+        *resource, id="recheck-references", interval=recheck_seconds, initial_delay=recheck_seconds
+    )(instrumented(kind)(recheck_references))

@@ -108,6 +108,11 @@ def serving(
     runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
     yield runtime
     processes.stop(runtime.pid)
+    # Stopping the runtime stops every microservice and their gunicorn/multiprocessing children.
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "seldon-core-microservice"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert leftovers == [], f"stray microservice processes: {leftovers}"
 
 
 def test_canary_promotes_then_rolls_back_a_broken_candidate(

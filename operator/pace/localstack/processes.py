@@ -132,6 +132,22 @@ def stop(pid: int, *, grace: float = 10.0) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def stop_many(pids: list[int], *, grace: float = 5.0) -> None:
+    """Stop several process groups at once: SIGTERM all, wait, SIGKILL what is left."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        for pid in pids:
+            child = _CHILDREN.get(pid)
+            if child is not None:
+                child.poll()
+        time.sleep(0.05)
+    for pid in pids:
+        stop(pid, grace=0.5)
+
+
 def wait_until(server: Server, check: Callable[[], bool], *, timeout: float, what: str) -> None:
     """Poll ``check`` until it is true; fail naming the server, with its log tail."""
     deadline = time.monotonic() + timeout

@@ -212,9 +212,14 @@ class Runtime:
         return Predictor(name=name, model_uri=uri, method=method, port=port, server=server)
 
     def stop_all(self) -> None:
-        for dep in self.deployments.values():
-            for pred in dep.predictors.values():
-                processes.stop(pred.server.pid)
+        """Stop every microservice (in parallel, so a stopping runtime is quick)."""
+        processes.stop_many(
+            [
+                pred.server.pid
+                for dep in self.deployments.values()
+                for pred in dep.predictors.values()
+            ]
+        )
         self.deployments.clear()
 
     # --------------------------------------------------------------------- routing

@@ -1,0 +1,106 @@
+"""When a RetrainPolicy fires (pure): schedule, drift, metric and new-data triggers, cooldown
+and concurrency. Every input is a parameter, including `now` and what was observed, so the
+decision is the same after an operator restart (state lives in the policy's status).
+
+Not wired to a handler yet (issue 6); the RetrainPolicy handler will observe the monitor, the
+PromQL value and the new rows, call `evaluate`, and request a run on the MLModel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pace.api.retrain_policy import RetrainPolicySpec, RetrainPolicyStatus
+from pace.core import durations
+
+
+@dataclass(frozen=True)
+class Observations:
+    """What the handler observed for one evaluation."""
+
+    drift_detected: bool | None = None  # the DriftMonitor's latest verdict
+    share_drifted: float | None = None
+    drift_check_time: datetime | None = None  # its lastCheck (counts each check once)
+    metric_value: float | None = None  # the PromQL trigger's value (None: no sample)
+    metric_breach_since: datetime | None = None  # when the value first crossed
+    new_rows: int = 0  # rows added under newData.prefix since the last run
+    runs_in_flight: int = 0  # training runs of the model not yet finished
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Fire (with a reason) or not (with why not), and the counter to store."""
+
+    fire: bool
+    reason: str
+    consecutive_drift_checks: int
+
+
+def next_schedule(cron: str, after: datetime) -> datetime:
+    """The first cron time strictly after ``after`` (UTC)."""
+    from croniter import croniter
+
+    result: datetime = croniter(cron, after).get_next(datetime)
+    return result
+
+
+def _drift_count(spec: RetrainPolicySpec, status: RetrainPolicyStatus, seen: Observations) -> int:
+    trigger = spec.triggers.drift
+    if trigger is None or seen.drift_detected is None:
+        return status.consecutive_drift_checks
+    drifted = seen.drift_detected and (seen.share_drifted or 0.0) >= trigger.min_share_drifted
+    return status.consecutive_drift_checks + 1 if drifted else 0
+
+
+def evaluate(
+    spec: RetrainPolicySpec, status: RetrainPolicyStatus, seen: Observations, *, now: datetime
+) -> Decision:
+    """Whether a retrain is due now, first matching trigger wins; cooldown and concurrency
+    hold every trigger."""
+    count = _drift_count(spec, status, seen)
+    reasons = []
+    trig = spec.triggers
+    if trig.drift is not None and count >= trig.drift.consecutive_checks:
+        reasons.append(
+            f"drift: {trig.drift.monitor_ref.name} reported drift in {count} "
+            f"consecutive checks (share {seen.share_drifted or 0:.0%})"
+        )
+    if trig.schedule is not None:
+        last = status.last_trigger.time if status.last_trigger else now - timedelta(days=1)
+        due = next_schedule(trig.schedule.cron, last)
+        if due <= now:
+            reasons.append(f"schedule: {trig.schedule.cron} was due at {due:%Y-%m-%dT%H:%MZ}")
+    if trig.metric is not None and seen.metric_value is not None:
+        above = seen.metric_value > trig.metric.threshold
+        crossed = (
+            above
+            if trig.metric.operator == "above"
+            else (seen.metric_value < trig.metric.threshold)
+        )
+        held = durations.seconds(trig.metric.for_)
+        if (
+            crossed
+            and seen.metric_breach_since is not None
+            and (now - seen.metric_breach_since).total_seconds() >= held
+        ):
+            reasons.append(
+                f"metric: value {seen.metric_value:.4g} {trig.metric.operator} "
+                f"{trig.metric.threshold} for {trig.metric.for_}"
+            )
+    if trig.new_data is not None and seen.new_rows >= trig.new_data.min_rows:
+        reasons.append(f"newData: {seen.new_rows} new rows under {trig.new_data.prefix}")
+    if not reasons:
+        return Decision(False, "no trigger is due", count)
+    if status.last_trigger is not None:
+        ready_at = status.last_trigger.time + timedelta(seconds=durations.seconds(spec.cooldown))
+        if now < ready_at:
+            return Decision(False, f"cooldown until {ready_at:%H:%M:%SZ} ({reasons[0]})", count)
+    if seen.runs_in_flight >= spec.max_concurrent_runs:
+        return Decision(
+            False,
+            f"{seen.runs_in_flight} run(s) in flight, max "
+            f"{spec.max_concurrent_runs} ({reasons[0]})",
+            count,
+        )
+    return Decision(True, reasons[0], 0 if reasons[0].startswith("drift") else count)

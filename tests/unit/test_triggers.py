@@ -1,0 +1,91 @@
+"""RetrainPolicy trigger decisions: drift streaks, schedule, metric `for`, new data,
+cooldown and concurrency."""
+
+from datetime import UTC, datetime, timedelta
+
+from pace.api.retrain_policy import LastTrigger, RetrainPolicySpec, RetrainPolicyStatus
+from pace.core import triggers
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def spec(**triggers_: object) -> RetrainPolicySpec:
+    return RetrainPolicySpec.model_validate(
+        {
+            "modelRef": {"name": "m"},
+            "triggers": triggers_,
+            "cooldown": "10m",
+            "maxConcurrentRuns": 1,
+        }
+    )
+
+
+DRIFT = {"drift": {"monitorRef": {"name": "d"}, "consecutiveChecks": 2, "minShareDrifted": 0.2}}
+
+
+def test_drift_fires_after_consecutive_checks() -> None:
+    s, st = spec(**DRIFT), RetrainPolicyStatus()
+    seen = triggers.Observations(drift_detected=True, share_drifted=0.5)
+    first = triggers.evaluate(s, st, seen, now=NOW)
+    assert (first.fire, first.consecutive_drift_checks) == (False, 1)
+    st = st.model_copy(update={"consecutive_drift_checks": 1})
+    second = triggers.evaluate(s, st, seen, now=NOW)
+    assert second.fire
+    assert second.reason.startswith("drift: d reported drift in 2 consecutive checks")
+    assert second.consecutive_drift_checks == 0
+
+
+def test_small_share_or_no_drift_resets_the_streak() -> None:
+    st = RetrainPolicyStatus(consecutive_drift_checks=1)
+    small = triggers.evaluate(
+        spec(**DRIFT), st, triggers.Observations(drift_detected=True, share_drifted=0.1), now=NOW
+    )
+    assert (small.fire, small.consecutive_drift_checks) == (False, 0)
+
+
+def test_cooldown_and_concurrency_hold() -> None:
+    st = RetrainPolicyStatus(
+        consecutive_drift_checks=5,
+        last_trigger=LastTrigger(time=NOW - timedelta(minutes=5), reason="x"),
+    )
+    seen = triggers.Observations(drift_detected=True, share_drifted=1.0)
+    held = triggers.evaluate(spec(**DRIFT), st, seen, now=NOW)
+    assert not held.fire
+    assert held.reason.startswith("cooldown until 12:05:00Z")
+    later = triggers.evaluate(spec(**DRIFT), st, seen, now=NOW + timedelta(minutes=6))
+    assert later.fire
+    busy = triggers.evaluate(
+        spec(**DRIFT),
+        RetrainPolicyStatus(consecutive_drift_checks=5),
+        triggers.Observations(drift_detected=True, share_drifted=1.0, runs_in_flight=1),
+        now=NOW,
+    )
+    assert not busy.fire
+    assert "1 run(s) in flight" in busy.reason
+
+
+def test_schedule_metric_and_new_data() -> None:
+    st = RetrainPolicyStatus(last_trigger=LastTrigger(time=NOW - timedelta(hours=2), reason="x"))
+    hourly = triggers.evaluate(
+        spec(schedule={"cron": "0 * * * *"}), st, triggers.Observations(), now=NOW
+    )
+    assert hourly.fire
+    assert hourly.reason.startswith("schedule: 0 * * * *")
+    recent = st.model_copy(
+        update={"last_trigger": LastTrigger(time=NOW - timedelta(minutes=30), reason="x")}
+    )
+    assert not triggers.evaluate(
+        spec(schedule={"cron": "0 3 * * *"}), recent, triggers.Observations(), now=NOW
+    ).fire
+    metric = spec(metric={"query": "acc", "threshold": 0.9, "operator": "below", "for": "5m"})
+    short = triggers.Observations(metric_value=0.8, metric_breach_since=NOW - timedelta(minutes=1))
+    assert not triggers.evaluate(metric, RetrainPolicyStatus(), short, now=NOW).fire
+    long = triggers.Observations(metric_value=0.8, metric_breach_since=NOW - timedelta(minutes=6))
+    assert triggers.evaluate(metric, RetrainPolicyStatus(), long, now=NOW).fire
+    rows = spec(newData={"prefix": "s3://logs/new/", "minRows": 100})
+    assert not triggers.evaluate(
+        rows, RetrainPolicyStatus(), triggers.Observations(new_rows=99), now=NOW
+    ).fire
+    assert triggers.evaluate(
+        rows, RetrainPolicyStatus(), triggers.Observations(new_rows=100), now=NOW
+    ).fire

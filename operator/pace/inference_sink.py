@@ -65,8 +65,6 @@ class InferenceSink:
 
     async def flush(self) -> int:
         """Write every buffer; rows whose write fails stay buffered. Returns rows written."""
-        import pandas as pd
-
         written = 0
         async with self.lock:
             for stream in list(self.buffers):
@@ -74,16 +72,11 @@ class InferenceSink:
                 if not rows:
                     continue
                 batch = list(rows)
-                buf = io.BytesIO()
-                pd.DataFrame(batch).to_parquet(buf, index=False)
                 key = inference_records.object_key(stream, at=datetime.now(UTC))
                 try:
-                    await asyncio.to_thread(
-                        self.store.put,
-                        key,
-                        buf.getvalue(),
-                        content_type="application/vnd.apache.parquet",
-                    )
+                    # Encoding and upload both run in a worker: the operator's loop never
+                    # spends a flush's CPU time.
+                    await asyncio.to_thread(self._write, key, batch)
                 except Exception:  # keep the rows; the next flush retries
                     log.exception("writing %s failed; %d rows kept", key, len(batch))
                     continue
@@ -92,6 +85,13 @@ class InferenceSink:
                 written += len(batch)
         self.written_rows += written
         return written
+
+    def _write(self, key: str, batch: list[dict[str, Any]]) -> None:
+        import pandas as pd
+
+        buf = io.BytesIO()
+        pd.DataFrame(batch).to_parquet(buf, index=False)
+        self.store.put(key, buf.getvalue(), content_type="application/vnd.apache.parquet")
 
     async def _flush_forever(self) -> None:
         while True:

@@ -21,7 +21,9 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,11 +66,19 @@ def serving_python() -> Path:
 
 
 def start_microservice(
-    name: str, *, model_uri: str, method: str, log: Path, env: dict[str, str] | None = None
+    name: str,
+    *,
+    model_uri: str,
+    method: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    on_spawn: Callable[[processes.Server], None] | None = None,
 ) -> tuple[processes.Server, int]:
     """One seldon-core microservice serving `PaceModel` for a model folder; waits until ready.
 
     The object store is reached with the S3 variables of ``env`` (default: this process's).
+    ``on_spawn`` is called with the process as soon as it exists (before it is ready), so a
+    runtime stopping meanwhile can stop it too.
     """
     port, grpc, metrics = (processes.free_port() for _ in range(3))
     full_env = {
@@ -100,6 +110,8 @@ def start_microservice(
         env=full_env,
         cwd=MODEL_DIR,
     )
+    if on_spawn is not None:
+        on_spawn(server)
     processes.wait_until(
         server,
         lambda: processes.http_ok(f"http://127.0.0.1:{port}/health/status"),
@@ -153,6 +165,10 @@ class Runtime:
         self.deployments: dict[tuple[str, str], Deployment] = {}
         self.session: aiohttp.ClientSession | None = None
         self.pending: set[asyncio.Task[None]] = set()
+        # Microservices spawned but not ready yet (started in worker threads): stopped too.
+        self.starting: set[int] = set()
+        self.closing = False
+        self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ reconcile
     def _list(self) -> list[dict[str, Any]]:
@@ -200,25 +216,49 @@ class Runtime:
             for pred in self.deployments.pop(key).predictors.values():
                 processes.stop(pred.server.pid)
 
+    def _spawned(self, server: processes.Server) -> None:
+        with self.lock:
+            closing = self.closing
+            if not closing:
+                self.starting.add(server.pid)
+        if closing:
+            processes.stop(server.pid)
+
     def _start(self, dep: Deployment, name: str, uri: str, method: str) -> Predictor:
         log_file = self.workdir / "serving" / f"{dep.namespace}-{dep.name}-{name}.log"
-        server, port = start_microservice(
-            f"microservice {dep.namespace}/{dep.name}/{name}",
-            model_uri=uri,
-            method=method,
-            log=log_file,
-        )
+        pid: list[int] = []
+
+        def spawned(server: processes.Server) -> None:
+            pid.append(server.pid)
+            self._spawned(server)
+
+        try:
+            server, port = start_microservice(
+                f"microservice {dep.namespace}/{dep.name}/{name}",
+                model_uri=uri,
+                method=method,
+                log=log_file,
+                on_spawn=spawned,
+            )
+        finally:
+            with self.lock:
+                self.starting.difference_update(pid)
         log.info("predictor %s/%s/%s serving %s on :%d", dep.namespace, dep.name, name, uri, port)
         return Predictor(name=name, model_uri=uri, method=method, port=port, server=server)
 
     def stop_all(self) -> None:
-        """Stop every microservice (in parallel, so a stopping runtime is quick)."""
+        """Stop every microservice, ready or still starting (in parallel, so a stopping runtime
+        is quick)."""
+        with self.lock:
+            self.closing = True
+            starting = list(self.starting)
         processes.stop_many(
             [
                 pred.server.pid
                 for dep in self.deployments.values()
                 for pred in dep.predictors.values()
             ]
+            + starting
         )
         self.deployments.clear()
 

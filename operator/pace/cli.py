@@ -2,6 +2,9 @@
 
 pace local up|env|status|down     run the local stack in the background
 pace crds [--out DIR] [--check]   write (or check) the CRDs generated from the models
+pace promote|rollback MODEL       manual rollout actions
+pace retrain MODEL [--hold]       ask for a new training run now
+pace history MODEL [--json]       the audit trail: versions, triggers, gates, canary, promotions
 pace version
 """
 
@@ -10,8 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pace import __version__
+from pace.api.constants import GROUP
+
+if TYPE_CHECKING:
+    from pace.adapters import object_store
 
 
 def _crds(out: Path, *, check: bool) -> int:
@@ -55,8 +63,8 @@ def _local(action: str) -> int:
     return 0
 
 
-def _request(namespace: str, model: str, action: str) -> int:
-    """Ask the operator for a manual rollout action (an annotation it acts on once)."""
+def _request(namespace: str, model: str, annotation: str, value: str, what: str) -> int:
+    """Ask the operator for a manual action (an annotation it acts on once)."""
     from kubernetes.client.exceptions import ApiException
 
     from pace.adapters import kube_api
@@ -64,22 +72,72 @@ def _request(namespace: str, model: str, action: str) -> int:
 
     kube = kube_api.KubeApi(kube_api.load_client())
     try:
-        kube.custom.patch_namespaced_custom_object(
-            constants.GROUP,
-            constants.VERSION,
-            namespace,
-            constants.MLMODEL_PLURAL,
-            model,
-            {"metadata": {"annotations": {f"{constants.GROUP}/action": action}}},
-        )
+        kube.annotate(constants.MLMODEL_PLURAL, namespace, model, {annotation: value})
     except ApiException as exc:
         print(f"pace: MLModel {namespace}/{model}: {exc.reason}", file=sys.stderr)
         return 1
     print(
-        f"requested {action} of {namespace}/{model}; follow it with "
+        f"requested {what} of {namespace}/{model}; follow it with "
         f"`kubectl describe mlmodel {model} -n {namespace}`"
     )
     return 0
+
+
+def _retrain(namespace: str, model: str, reason: str, *, auto_promote: bool) -> int:
+    import time
+
+    from pace.core import retrain_requests
+
+    request = retrain_requests.RetrainRequest(
+        id=f"manual:{int(time.time())}", reason=f"manual: {reason}", auto_promote=auto_promote
+    )
+    return _request(namespace, model, retrain_requests.ANNOTATION, request.encode(), "a retrain")
+
+
+def _history(namespace: str, model: str, *, as_json: bool) -> int:
+    """Print the audit trail read from the object store (credentials from the stack's Secret)."""
+    import json
+
+    from pace import audit_log
+    from pace.adapters import object_store
+    from pace.core import audit, tables
+
+    try:
+        store = object_store.ObjectStore(_store_settings())
+        records = audit_log.read_history(store, namespace, model)
+    except (object_store.ObjectStoreError, OSError) as exc:
+        print(f"pace history: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return 0
+    if not records:
+        print(f"no audit records for {namespace}/{model}", file=sys.stderr)
+        return 1
+    print(tables.format_table(audit.HISTORY_COLUMNS, audit.history_rows(records)), end="")
+    return 0
+
+
+def _store_settings() -> object_store.S3Settings:
+    """S3 settings from the environment; keys from PACE_S3_CREDENTIALS_SECRET when unset."""
+    import os
+
+    from pace.adapters import kube_api, object_store
+    from pace.config import OperatorConfig
+
+    settings = object_store.S3Settings.from_env()
+    config = OperatorConfig.from_env()
+    if settings.access_key or config.s3_credentials_secret is None:
+        return settings
+    namespace, name = config.s3_credentials_secret
+    data = kube_api.KubeApi(kube_api.load_client()).read_secret(namespace, name)
+    return object_store.S3Settings(
+        endpoint=settings.endpoint,
+        bucket=settings.bucket,
+        access_key=data.get("accessKey", os.environ.get(settings.ENV_ACCESS, "")),
+        secret_key=data.get("secretKey", ""),
+        secure=settings.secure,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("model")
     rollback.add_argument("-n", "--namespace", default="default")
     rollback.add_argument("--to", metavar="VERSION", help="archived version to serve again")
+    retrain = sub.add_parser("retrain", help="ask for a new training run of the model now")
+    retrain.add_argument("model")
+    retrain.add_argument("-n", "--namespace", default="default")
+    retrain.add_argument("--reason", default="requested with pace retrain", help="recorded why")
+    retrain.add_argument(
+        "--hold", action="store_true", help="stop at the validated candidate (no rollout)"
+    )
+    history = sub.add_parser("history", help="the model's audit trail: what served when, and why")
+    history.add_argument("model")
+    history.add_argument("-n", "--namespace", default="default")
+    history.add_argument("--json", action="store_true", help="one JSON array of the records")
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
     if args.command == "local":
@@ -106,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         return _crds(args.out, check=args.check)
     if args.command in ("promote", "rollback"):
         action = args.command if not getattr(args, "to", None) else f"rollback:{args.to}"
-        return _request(args.namespace, args.model, action)
+        return _request(args.namespace, args.model, f"{GROUP}/action", action, action)
+    if args.command == "retrain":
+        return _retrain(args.namespace, args.model, args.reason, auto_promote=not args.hold)
+    if args.command == "history":
+        return _history(args.namespace, args.model, as_json=args.json)
     print(__version__)
     return 0
 

@@ -1,10 +1,9 @@
-"""`make demo`: bring up the local stack, apply the samples, and show the loop as it happens.
-
-Today the loop covers: the wine MLModel is compiled to a KFP pipeline, trained by the local
-backend step by step, registered with its lineage in MinIO, and gated; the DriftMonitor and
-RetrainPolicy find their model. Serving, drift and retraining join as those capabilities land
-(see the README's status table). The stack is torn down at the end or on Ctrl-C, leaving no
-process behind.
+"""`make demo`: bring up the local stack, apply the samples, and show the closed loop as it
+happens: v1 trained and served → live traffic → inputs shifted → the DriftMonitor flags drift →
+the RetrainPolicy fires → v2 trained, gated, canaried under the traffic and promoted. Then a
+summary (versions, the audit trail as `pace history` prints it, kubectl's view) and PNG charts
+drawn from Prometheus (drift p-values, canary weight, metrics per version) in ``demo-output/``
+(``$PACE_DEMO_OUT``). The stack is torn down at the end or on Ctrl-C, leaving no process behind.
 """
 
 from __future__ import annotations
@@ -138,6 +137,66 @@ class Demo:
             time.sleep(1)
         raise TimeoutError("the canary did not finish")
 
+    def wait_trigger(self, name: str) -> dict[str, Any]:
+        """The RetrainPolicy's first firing (printing why it holds meanwhile)."""
+        seen = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            raw = json.loads(self.kubectl("get", "retrainpolicy", name, "-o", "json"))
+            status = raw.get("status", {})
+            if status.get("lastTrigger"):
+                return dict(status["lastTrigger"])
+            if status.get("holding") != seen:
+                seen = status.get("holding")
+                self.stage(f"RetrainPolicy {name}: {seen}")
+            time.sleep(1)
+        raise TimeoutError("the RetrainPolicy did not fire")
+
+    def summary(self, status: dict[str, Any]) -> None:
+        from pace.core import tables
+
+        self.stage("versions of wine (status.versions)")
+        rows = [
+            [
+                v["version"],
+                v["stage"],
+                ", ".join(f"{k}={x:.3f}" for k, x in sorted(v["metrics"].items())[:3]),
+                (v.get("trigger") or "")[:60],
+            ]
+            for v in status.get("versions", [])
+        ]
+        print(tables.format_table(("VERSION", "STAGE", "METRICS", "TRIGGER"), rows), end="")
+        self.stage("audit trail: pace history wine (one write-once object per event in MinIO)")
+        print(self.pace("history", "wine"), end="")
+        self.stage("what kubectl shows: kubectl get pace -o wide")
+        print(self.kubectl("get", "pace", "-o", "wide"), end="")
+
+    def pace(self, *args: str) -> str:
+        env = {**os.environ, "KUBECONFIG": self.state.kubeconfig}
+        env["PACE_S3_ENDPOINT"] = self.state.urls["minio"].removeprefix("http://")
+        env["PACE_S3_CREDENTIALS_SECRET"] = f"{stack.SYSTEM_NAMESPACE}/{stack.S3_SECRET}"
+        result = subprocess.run(
+            [sys.executable, "-m", "pace.cli", *args], env=env, capture_output=True, text=True
+        )
+        return result.stdout + result.stderr
+
+    def charts(self, since: float) -> None:
+        from pace import demo_report
+        from pace.adapters.prometheus_api import PrometheusApi
+
+        self.stage(f"charts from Prometheus -> {OUT_DIR}")
+        made = demo_report.charts(
+            PrometheusApi(self.state.urls["prometheus"]),
+            namespace="default",
+            model="wine",
+            monitor="wine",
+            start=since,
+            end=time.time(),
+            out_dir=OUT_DIR,
+            threshold=0.01,  # the sample DriftMonitor's pValue
+        )
+        print(demo_report.charts_table(made), end="")
+
     def follow_training(self, name: str, run_prefix: str = "") -> dict[str, Any]:
         """Print each step of the model's training run until it ends."""
         seen = None
@@ -159,54 +218,55 @@ class Demo:
         raise TimeoutError(f"training of {name} did not finish in {TRAIN_TIMEOUT:.0f}s")
 
 
+OUT_DIR = Path(os.environ.get("PACE_DEMO_OUT", Path.cwd() / "demo-output"))
+SHIFT = {0: 1.3, 9: 1.3, 12: 1.3}  # alcohol, color_intensity, proline up by 30 %
+
+
 def main() -> int:
-    started = time.monotonic()
-    print("[   0.0s] starting the local stack (control plane, CRDs, MinIO, operator)", flush=True)
+    started, wall_start = time.monotonic(), time.time()
+    print(
+        "[   0.0s] starting the local stack (control plane, CRDs, MinIO, Prometheus, "
+        "serving runtime, operator)",
+        flush=True,
+    )
     state = stack.up()
     demo = Demo(state, started)
+    traffic: Traffic | None = None
     try:
-        demo.stage(f"applying {SAMPLES.relative_to(SAMPLES.parents[1])}/")
+        demo.stage(
+            f"applying {SAMPLES.relative_to(SAMPLES.parents[1])}/ "
+            "(MLModel, DriftMonitor, RetrainPolicy for wine)"
+        )
         print(demo.kubectl("apply", "-f", str(SAMPLES)), end="")
-        demo.stage("training wine: the operator compiled a KFP pipeline and runs it locally")
-        status = demo.follow_training("wine")
+        demo.stage("training wine v1: the operator compiled a KFP pipeline and runs it locally")
+        demo.follow_training("wine")
         status = demo.wait_serving("wine", "v1")
         demo.stage(f"v1 serves 100 % (nothing served before) at {status['endpoint']}")
         traffic = Traffic(status["endpoint"])
         traffic.start()
-        time.sleep(5)
-        demo.stage(f"traffic flowing: {traffic.summary()}")
-        demo.stage("retraining with more trees (a training-spec change) -> v2, then a canary")
-        demo.kubectl(
-            "patch",
-            "mlmodel",
-            "wine",
-            "--type=merge",
-            "-p",
-            json.dumps({"spec": {"training": {"hyperparameters": {"n_estimators": 80}}}}),
-        )
-        demo.follow_training("wine", run_prefix="wine-v2")
-        demo.follow_canary("wine", traffic)
-        demo.stage("the DriftMonitor reads the inference log (router -> sink -> MinIO)")
+        demo.stage("live traffic -> router -> inference log (MinIO); the DriftMonitor checks it")
         demo.follow_drift("wine", until=False)
         demo.stage("shifting the live inputs: alcohol, color_intensity and proline up by 30 %")
-        traffic.shift = {0: 1.3, 9: 1.3, 12: 1.3}
+        traffic.shift = SHIFT
         demo.follow_drift("wine", until=True)
+        trigger = demo.wait_trigger("wine")
+        demo.stage(f"RetrainPolicy wine fired ({trigger['request']}): {trigger['reason']}")
+        demo.follow_training("wine", run_prefix="wine-v2")
+        traffic.reset()
+        demo.follow_canary("wine", traffic)
+        status = demo.model("wine").get("status", {})
+        demo.stage(f"{status.get('servingVersion')} serves 100 %; the loop is closed")
         traffic.stop.set()
-        demo.stage("versions of wine (status.versions)")
-        for version in status.get("versions", []):
-            metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(version["metrics"].items()))
-            print(f"  {version['version']}  {version['stage']:<10} {metrics}")
-            print(f"      data {version['dataHash'][:23]}...  artifact {version['artifactUri']}")
-        demo.stage("what kubectl shows")
-        print(demo.kubectl("get", "pace", "-o", "wide"), end="")
-        demo.stage("kubectl describe mlmodel wine (conditions and events)")
-        print(demo.kubectl("describe", "mlmodel", "wine"), end="")
+        demo.summary(status)
+        demo.charts(wall_start)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
     finally:
+        if traffic is not None:
+            traffic.stop.set()
         demo.stage("stopping the local stack")
         stack.down()
-    print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    print(f"\ndemo finished in {time.monotonic() - started:.1f}s (wall time)")
     return 0
 
 

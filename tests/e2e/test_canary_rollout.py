@@ -16,11 +16,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sklearn.datasets import load_wine
 
 from pace.adapters.object_store import S3Settings
@@ -30,7 +28,7 @@ from pace.localstack.minio import MinioInfo
 from tests.e2e.test_train_and_register import get, operator_env, wine
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
-from tests.servers.serving import ServingRuntime, running_prometheus, start_serving_runtime
+from tests.servers.serving import ServingRuntime, running_prometheus
 
 ROWS = load_wine().data.tolist()
 
@@ -42,11 +40,13 @@ class Traffic:
         self.url, self.counts = url, collections.Counter[tuple[str, int]]()
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.thread = threading.Thread(target=self.run, daemon=True)
+        self.shift: dict[int, float] = {}  # feature index -> factor (drift on demand)
 
     def run(self) -> None:
         i = 0
         while not self.stop.is_set() and i < 100_000:
-            body = json.dumps({"data": {"ndarray": [ROWS[i % len(ROWS)]]}}).encode()
+            row = [v * self.shift.get(j, 1.0) for j, v in enumerate(ROWS[i % len(ROWS)])]
+            body = json.dumps({"data": {"ndarray": [row]}}).encode()
             req = urllib.request.Request(
                 self.url, data=body, headers={"Content-Type": "application/json"}
             )
@@ -99,20 +99,6 @@ def set_paused(cluster: Cluster, namespace: str, *, paused: bool) -> None:
 
 def status(cluster: Cluster, namespace: str) -> dict[str, Any]:
     return dict(get(cluster, namespace, "wine").get("status", {}))
-
-
-@pytest.fixture
-def serving(
-    kube_cluster: Cluster, s3_settings: S3Settings, tmp_path: Path
-) -> Iterator[ServingRuntime]:
-    runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
-    yield runtime
-    processes.stop(runtime.pid)
-    # Stopping the runtime stops every microservice and their gunicorn/multiprocessing children.
-    leftovers = subprocess.run(
-        ["pgrep", "-f", "seldon-core-microservice"], capture_output=True, text=True, check=False
-    ).stdout.split()
-    assert leftovers == [], f"stray microservice processes: {leftovers}"
 
 
 def test_canary_promotes_then_rolls_back_a_broken_candidate(

@@ -74,7 +74,7 @@ def test_mlmodel_gets_first_visit_conditions(
     annotations = obj["metadata"]["annotations"]
     assert f"{constants.GROUP}/last-handled-configuration" in annotations
     assert not any(k.startswith("kopf.zalando.org") for k in annotations)
-    assert set(obj["status"]) <= {"conditions", "observedGeneration", "phase"}
+    assert set(obj["status"]) <= {"conditions", "observedGeneration", "phase", "auditSequence"}
 
     # A spec change bumps generation; the operator follows, keeping transition times.
     first_transition = conds["Trained"]["lastTransitionTime"]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -51,6 +52,16 @@ def test_local_stack_up_env_status_down(tmp_path: Path) -> None:
         assert '"gitVersion": "v1.35.4"' in shell.stdout
         assert "wine" in shell.stdout
         assert "PHASE" in shell.stdout
+
+        # `pace history` reads the audit log in MinIO with the env exports alone: the
+        # operator started training the sample and recorded it.
+        history = f'eval "$({" ".join(PACE)} local env)" && {" ".join(PACE)} history wine'
+        deadline = time.monotonic() + 60
+        while "TrainingStarted" not in (shown := run(["bash", "-c", history], env)).stdout:
+            assert time.monotonic() < deadline, shown.stdout + shown.stderr
+            time.sleep(1)
+        assert shown.returncode == 0, shown.stderr
+        assert "wine-v1-" in shown.stdout
 
         status = run([*PACE, "local", "status"], env)
         assert "kube-apiserver" in status.stdout

@@ -91,3 +91,42 @@ def test_reference_follows_the_serving_version() -> None:
     assert pinned is not None
     assert pinned.uri == "s3://b/r.parquet"
     assert pinned.version is None
+
+
+def test_model_condition_mirrors_its_monitors() -> None:
+    from datetime import UTC, datetime
+
+    from pace.api.conditions import Condition
+    from pace.core.drift import model_condition
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def verdict(state: str) -> Condition:
+        return Condition(
+            type="DriftDetected",
+            status=state,  # type: ignore[arg-type]
+            reason="x",
+            message="m",
+            last_transition_time=now,
+        )
+
+    assert model_condition([], generation=1, now=now) is None
+    waiting = model_condition([("a", None)], generation=1, now=now)
+    assert waiting is not None
+    assert (waiting.status, waiting.reason) == ("Unknown", "NotChecked")
+    quiet = model_condition([("a", verdict("False"))], generation=1, now=now)
+    assert quiet is not None
+    assert (quiet.status, quiet.message) == ("False", "No drift reported by DriftMonitor a.")
+    mixed = model_condition(
+        [("b", verdict("True")), ("a", verdict("False")), ("c", verdict("Unknown"))],
+        generation=3,
+        now=now,
+    )
+    assert mixed is not None
+    assert (mixed.status, mixed.reason, mixed.observed_generation) == ("True", "Drift", 3)
+    assert mixed.message == "Drift reported by DriftMonitor b (kubectl describe driftmonitor b)."
+    partial = model_condition(
+        [("a", verdict("False")), ("c", verdict("Unknown"))], generation=1, now=now
+    )
+    assert partial is not None
+    assert partial.status == "Unknown"

@@ -89,3 +89,39 @@ def test_schedule_metric_and_new_data() -> None:
     assert triggers.evaluate(
         rows, RetrainPolicyStatus(), triggers.Observations(new_rows=100), now=NOW
     ).fire
+
+
+def test_schedule_counts_from_creation_not_a_day_back() -> None:
+    daily = spec(schedule={"cron": "0 3 * * *"})
+    created_today = triggers.Observations(armed_at=NOW - timedelta(hours=1))
+    assert not triggers.evaluate(daily, RetrainPolicyStatus(), created_today, now=NOW).fire
+    created_yesterday = triggers.Observations(armed_at=NOW - timedelta(hours=20))
+    fired = triggers.evaluate(daily, RetrainPolicyStatus(), created_yesterday, now=NOW)
+    assert fired.fire
+    assert "due at 2026-06-01T03:00Z" in fired.reason
+
+
+def test_busy_model_holds_and_keeps_the_streak() -> None:
+    st = RetrainPolicyStatus(consecutive_drift_checks=1)
+    seen = triggers.Observations(
+        drift_detected=True, share_drifted=1.0, busy="canary of v2 in progress"
+    )
+    held = triggers.evaluate(spec(**DRIFT), st, seen, now=NOW)
+    assert not held.fire
+    assert held.reason.startswith("canary of v2 in progress (drift: d reported drift")
+    assert held.consecutive_drift_checks == 2
+
+
+def test_model_busy_names_what_blocks_a_retrain() -> None:
+    from pace.api.mlmodel import MLModelStatus
+
+    assert triggers.model_busy(MLModelStatus(), None) == (
+        "waiting for the model's first serving version"
+    )
+    serving = MLModelStatus(serving_version="v1")
+    assert triggers.model_busy(serving, None) is None
+    assert triggers.model_busy(serving, '{"id": "p#1"}') == (
+        "a retrain request is already pending on the model"
+    )
+    rolling = MLModelStatus(serving_version="v1", candidate_version="v2")
+    assert triggers.model_busy(rolling, None) == "rollout of v2 in progress"

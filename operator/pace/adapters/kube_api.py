@@ -109,6 +109,36 @@ class KubeApi:
         """`get_object` in a worker thread."""
         return await asyncio.to_thread(self.get_object, plural, namespace, name)
 
+    def list_objects(self, plural: str, namespace: str) -> list[dict[str, Any]]:
+        """Every object of one of our kinds in a namespace."""
+        listed = self.custom.list_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, plural
+        )
+        return list(listed.get("items", []))
+
+    async def alist_objects(self, plural: str, namespace: str) -> list[dict[str, Any]]:
+        """`list_objects` in a worker thread."""
+        return await asyncio.to_thread(self.list_objects, plural, namespace)
+
+    def annotate(
+        self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> None:
+        """Merge-patch annotations of one of our objects (None removes a key)."""
+        self.custom.patch_namespaced_custom_object(
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            plural,
+            name,
+            {"metadata": {"annotations": annotations}},
+        )
+
+    async def aannotate(
+        self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> None:
+        """`annotate` in a worker thread."""
+        await asyncio.to_thread(self.annotate, plural, namespace, name, annotations)
+
 
 def apply_crds(
     client: kubernetes.client.ApiClient, crds: Iterable[dict[str, Any]], *, timeout: float = 60.0

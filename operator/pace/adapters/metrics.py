@@ -83,6 +83,12 @@ MODEL_METRIC = prometheus_client.Gauge(
     ["namespace", "model", "version", "metric"],
     registry=REGISTRY,
 )
+RETRAINS = prometheus_client.Counter(
+    "pace_retrains_triggered_total",
+    "Retrains requested by a RetrainPolicy, by the trigger that fired.",
+    ["namespace", "policy", "trigger"],
+    registry=REGISTRY,
+)
 DRIFT_DETECTED = prometheus_client.Gauge(
     "pace_drift_detected",
     "1 when the monitor's last check found drift.",

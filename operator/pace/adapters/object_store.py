@@ -7,11 +7,13 @@ and hands them to the pipeline worker); they are never logged or put in status.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from minio import Minio
@@ -147,17 +149,17 @@ class ObjectStore:
             for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=recursive)
         )
 
+    def list_modified_after(self, prefix: str, after: datetime) -> Sequence[tuple[str, datetime]]:
+        """(key, last modified) of objects under a prefix changed after ``after``, oldest first."""
+        found = [
+            (str(o.object_name), o.last_modified)
+            for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+            if o.last_modified is not None and o.last_modified > after
+        ]
+        return sorted(found, key=lambda item: (item[1], item[0]))
+
 
 def read_uri(uri: str, settings: S3Settings) -> bytes:
     """Bytes of an s3://bucket/key URI on the configured endpoint (any bucket)."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    store = ObjectStore(
-        S3Settings(
-            endpoint=settings.endpoint,
-            bucket=bucket,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            secure=settings.secure,
-        )
-    )
-    return store.get(key)
+    return ObjectStore(dataclasses.replace(settings, bucket=bucket)).get(key)

@@ -347,6 +347,12 @@ class TrainingRun(CamelModel):
     failed_step: str | None = Field(None, description="Step that failed, if any.")
     message: str | None = Field(None, description="Failure message or result summary.")
     attempts: int = Field(1, ge=1, description="Submissions of this run (resubmitted if lost).")
+    request: str | None = Field(
+        None, description="Retrain request that started the run (RetrainPolicy or pace retrain)."
+    )
+    auto_promote: bool = Field(
+        True, description="Roll the candidate out when it passes its gates; false waits."
+    )
     started_at: datetime | None = Field(None, description="When the run was requested.")
     finished_at: datetime | None = Field(None, description="When the run ended.")
 
@@ -376,6 +382,12 @@ class MLModelStatus(CamelModel):
         default_factory=list, description="Every version, oldest first."
     )
     training: TrainingRun | None = Field(None, description="The latest training run.")
+    retrain_request: str | None = Field(
+        None, description="Id of the last retrain request taken (its run is status.training)."
+    )
+    audit_sequence: int = Field(
+        0, ge=0, description="Audit events recorded for this model (next event's number)."
+    )
 
 
 class MLModel(KubeObject):

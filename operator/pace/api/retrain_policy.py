@@ -128,6 +128,9 @@ class LastTrigger(CamelModel):
     time: datetime = Field(description="When the trigger fired.")
     reason: str = Field(description="Which trigger fired and why.")
     run: str | None = Field(None, description="Training run it requested.")
+    request: str | None = Field(
+        None, description="Id of the retrain request put on the MLModel (policy#count)."
+    )
 
 
 class RetrainPolicyStatus(CamelModel):
@@ -146,6 +149,18 @@ class RetrainPolicyStatus(CamelModel):
     runs_started: int = Field(0, ge=0, description="Retrains requested.")
     consecutive_drift_checks: int = Field(
         0, ge=0, description=("Drift checks in a row that reported drift (restart-safe counter).")
+    )
+    last_drift_check: datetime | None = Field(
+        None, description="The monitor's lastCheck counted last (each check counts once)."
+    )
+    metric_breach_since: datetime | None = Field(
+        None, description="When the metric trigger's value first crossed its threshold."
+    )
+    new_data_since: datetime | None = Field(
+        None, description="Objects under newData.prefix modified after this time are new."
+    )
+    holding: str | None = Field(
+        None, description="Why the policy does not fire now (no trigger due, cooldown, ...)."
     )
 
 

@@ -102,3 +102,15 @@ def data_hash(frame: pd.DataFrame) -> str:
     """sha256 of the frame's canonical CSV: equal data ⇔ equal hash, across runs."""
     text = frame.to_csv(index=False, float_format="%.17g", lineterminator="\n")
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def count_rows(key: str, data: bytes) -> int:
+    """Data rows in a .csv (lines after the header) or .parquet object; 0 for other keys."""
+    if key.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(io.BytesIO(data)).metadata.num_rows)
+    if key.endswith(".csv"):
+        lines = [line for line in data.splitlines() if line.strip()]
+        return max(len(lines) - 1, 0)
+    return 0

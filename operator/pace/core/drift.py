@@ -8,11 +8,14 @@ scikit-learn classifier to tell reference from window; `mmd` needs PyTorch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pace.api.conditions import Condition, ConditionType
 from pace.api.drift_monitor import DetectorSpec
-from pace.core import naming
+from pace.core import naming, status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -189,4 +192,49 @@ def detect(
         rows=len(x),
         threshold=threshold,
         features=features,
+    )
+
+
+def model_condition(
+    verdicts: Sequence[tuple[str, Condition | None]], *, generation: int, now: datetime
+) -> Condition | None:
+    """The MLModel's DriftDetected condition from its monitors' verdicts ((name, condition)).
+
+    True when any monitor reports drift (naming them), False when every judged monitor reports
+    none, Unknown while none has judged yet; None when no monitor watches the model.
+    """
+    if not verdicts:
+        return None
+    drifted = [(n, c) for n, c in verdicts if c is not None and c.status == "True"]
+    if drifted:
+        names = sorted(n for n, _ in drifted)
+        return status.condition(
+            ConditionType.DRIFT_DETECTED,
+            "True",
+            "Drift",
+            "Drift reported by "
+            + ", ".join(f"DriftMonitor {n}" for n in names)
+            + f" (kubectl describe driftmonitor {names[0]}).",
+            generation=generation,
+            now=now,
+        )
+    judged = [n for n, c in verdicts if c is not None and c.status == "False"]
+    if judged and len(judged) == len(verdicts):
+        return status.condition(
+            ConditionType.DRIFT_DETECTED,
+            "False",
+            "NoDrift",
+            "No drift reported by " + ", ".join(f"DriftMonitor {n}" for n in sorted(judged)) + ".",
+            generation=generation,
+            now=now,
+        )
+    return status.condition(
+        ConditionType.DRIFT_DETECTED,
+        "Unknown",
+        "NotChecked",
+        "Waiting for a drift verdict from "
+        + ", ".join(f"DriftMonitor {n}" for n, _ in sorted(verdicts, key=lambda v: v[0]))
+        + ".",
+        generation=generation,
+        now=now,
     )

@@ -2,8 +2,8 @@
 and concurrency. Every input is a parameter, including `now` and what was observed, so the
 decision is the same after an operator restart (state lives in the policy's status).
 
-Not wired to a handler yet (issue 6); the RetrainPolicy handler will observe the monitor, the
-PromQL value and the new rows, call `evaluate`, and request a run on the MLModel.
+The RetrainPolicy handler (pace.handlers.retrain_policy) observes the monitor, the PromQL
+value, the new rows and the model's state, calls `evaluate`, and requests a run on the MLModel.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pace.api.mlmodel import MLModelStatus
 from pace.api.retrain_policy import RetrainPolicySpec, RetrainPolicyStatus
 from pace.core import durations
 
@@ -26,6 +27,8 @@ class Observations:
     metric_breach_since: datetime | None = None  # when the value first crossed
     new_rows: int = 0  # rows added under newData.prefix since the last run
     runs_in_flight: int = 0  # training runs of the model not yet finished
+    armed_at: datetime | None = None  # when the policy was created (first schedule base)
+    busy: str | None = None  # why the model cannot take a retrain now (rollout, no version)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,18 @@ class Decision:
     fire: bool
     reason: str
     consecutive_drift_checks: int
+
+
+def model_busy(current: MLModelStatus, pending: str | None) -> str | None:
+    """Why the model cannot take a retrain now, or None (``pending``: a request not yet
+    taken)."""
+    if current.serving_version is None:
+        return "waiting for the model's first serving version"
+    if current.candidate_version is not None:
+        return f"rollout of {current.candidate_version} in progress"
+    if pending is not None:
+        return "a retrain request is already pending on the model"
+    return None
 
 
 def next_schedule(cron: str, after: datetime) -> datetime:
@@ -62,12 +77,17 @@ def evaluate(
     reasons = []
     trig = spec.triggers
     if trig.drift is not None and count >= trig.drift.consecutive_checks:
+        share = "" if seen.share_drifted is None else f" (share {seen.share_drifted:.0%})"
         reasons.append(
             f"drift: {trig.drift.monitor_ref.name} reported drift in {count} "
-            f"consecutive checks (share {seen.share_drifted or 0:.0%})"
+            f"consecutive checks{share}"
         )
     if trig.schedule is not None:
-        last = status.last_trigger.time if status.last_trigger else now - timedelta(days=1)
+        last = (
+            status.last_trigger.time
+            if status.last_trigger
+            else (seen.armed_at or now - timedelta(days=1))
+        )
         due = next_schedule(trig.schedule.cron, last)
         if due <= now:
             reasons.append(f"schedule: {trig.schedule.cron} was due at {due:%Y-%m-%dT%H:%MZ}")
@@ -96,6 +116,8 @@ def evaluate(
         ready_at = status.last_trigger.time + timedelta(seconds=durations.seconds(spec.cooldown))
         if now < ready_at:
             return Decision(False, f"cooldown until {ready_at:%H:%M:%SZ} ({reasons[0]})", count)
+    if seen.busy is not None:
+        return Decision(False, f"{seen.busy} ({reasons[0]})", count)
     if seen.runs_in_flight >= spec.max_concurrent_runs:
         return Decision(
             False,

@@ -8,6 +8,7 @@ from pace.handlers import (
     drift_monitor,
     lifecycle,
     mlmodel,
+    mlmodel_drift,
     mlmodel_rollout,
     retrain_policy,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "drift_monitor",
     "lifecycle",
     "mlmodel",
+    "mlmodel_drift",
     "mlmodel_rollout",
     "retrain_policy",
 ]

@@ -14,35 +14,16 @@ from typing import Any
 import kopf
 
 from pace.adapters import metrics
-from pace.adapters.object_store import ObjectStore, S3Settings
+from pace.adapters.object_store import ObjectStore
 from pace.api import constants
 from pace.api.conditions import ConditionType, Status
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import MLModel
 from pace.core import drift, durations, inference_records, status
-from pace.handlers import reporting
+from pace.handlers import reporting, stores
 
 KIND = constants.DRIFT_MONITOR_KIND
 TICK_SECONDS = 2.0
-
-
-def _store_for(uri: str | None, memo: Any) -> tuple[ObjectStore, str | None]:
-    """The store (bucket) and key/prefix of an s3:// URI, or the default store."""
-    if not uri:
-        return memo.store, None
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    settings: S3Settings = memo.s3
-    if bucket == settings.bucket:
-        return memo.store, key
-    return ObjectStore(
-        S3Settings(
-            endpoint=settings.endpoint,
-            bucket=bucket,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            secure=settings.secure,
-        )
-    ), key
 
 
 def read_window(store: ObjectStore, prefix: str, *, rows: int | None, since_ms: int | None) -> Any:
@@ -131,10 +112,10 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
     if location is None:
         verdict("Unknown", "NoReference", "The model has no serving version yet.")
         return
-    ref_store, ref_key = _store_for(location.uri, memo)
+    ref_store, ref_key = stores.for_uri(location.uri, memo)
     meta_key, version = location.meta_key, location.version
     ref_key = ref_key or location.key
-    src_store, prefix = _store_for(spec.source.uri, memo)
+    src_store, prefix = stores.for_uri(spec.source.uri, memo)
     prefix = prefix or inference_records.model_prefix(monitor.namespace, spec.model_ref.name)
     window_spec = spec.source.window
     since = (

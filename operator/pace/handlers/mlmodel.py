@@ -1,9 +1,10 @@
-"""MLModel handlers: accept the spec, start a training run when the training spec changes,
-and follow the run to its registered version.
+"""MLModel handlers: accept the spec, start a training run when the training spec changes or
+a retrain is requested, and follow the run to its registered version.
 
-Spec events (create/update/resume) decide whether a run starts; a timer polls the run. State
-lives in status.training, so a restarted operator resumes the same run instead of starting
-another.
+Spec events (create/update/resume) decide whether a run starts; a timer takes retrain requests
+(the ``mlops.pace.dev/retrain`` annotation, see pace.core.retrain_requests) and polls the run.
+State lives in status.training, so a restarted operator resumes the same run instead of starting
+another. Every start, gate result and failure is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from pace.adapters import metrics, pipeline_backend
 from pace.api import conditions, constants
 from pace.api.conditions import Condition, ConditionType, Reason, Status
 from pace.api.mlmodel import MLModel, TrainingRun
-from pace.core import naming, pipeline_plan, spec_hash, status, training_runs
-from pace.handlers import mlmodel_rollout, reporting
+from pace.core import (
+    audit,
+    naming,
+    pipeline_plan,
+    retrain_requests,
+    spec_hash,
+    status,
+    training_runs,
+)
+from pace.handlers import auditing, mlmodel_rollout, reporting
 
 KIND = constants.MLMODEL_KIND
 POLL_SECONDS = 2.0
@@ -39,8 +48,7 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     except pydantic.ValidationError as exc:
         message = reporting.invalid_spec_message(exc)
         before = conditions.parse_conditions(dict(body.get("status") or {}))
-        after = reporting.report(
-            kind=KIND,
+        reporting.report_model(
             body=body,
             patch=patch,
             before=before,
@@ -56,7 +64,6 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
                 )
             ],
         )
-        patch.status["phase"] = status.derive_phase(after)
         raise kopf.PermanentError(message) from None
     updates = [
         status.condition(
@@ -72,17 +79,22 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     if memo.store is not None:
         run = await _maybe_start_run(model, memo, now=now)
         if run is not None:
+            await auditing.append_for_model(
+                memo,
+                model,
+                patch,
+                [audit.run_started(run, serving=model.status.serving_version)],
+                now=now,
+            )
             patch.status["training"] = run.to_patch()
             updates.append(training_runs.training_condition(run, generation=generation, now=now))
-    after = reporting.report(
-        kind=KIND,
+    reporting.report_model(
         body=body,
         patch=patch,
         before=model.status.conditions,
         updates=updates,
         generation=generation,
     )
-    patch.status["phase"] = status.derive_phase(after)
 
 
 def _first_visit(
@@ -144,12 +156,17 @@ async def _submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
 )
 @reporting.instrumented(KIND)
 async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Poll the run in flight; record its version, or its failing step, when it ends."""
+    """Take a retrain request; poll the run in flight; record its version, or its failing
+    step, when it ends."""
     model = MLModel.from_body(body)
-    run = model.status.training
-    if run is None or run.state not in ("Pending", "Running") or memo.store is None:
+    if memo.store is None:
         return
     now = datetime.now(UTC)
+    if await _take_retrain_request(model, body=body, patch=patch, memo=memo, now=now):
+        return
+    run = model.status.training
+    if run is None or run.state not in ("Pending", "Running"):
+        return
     generation = model.generation
     request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
     state = await asyncio.to_thread(memo.backend.status, request)
@@ -170,8 +187,7 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
         if (state.state, state.step) != (run.state, run.step):
             moved = run.model_copy(update={"state": state.state, "step": state.step})
             patch.status["training"] = moved.to_patch()
-            after = reporting.report(
-                kind=KIND,
+            reporting.report_model(
                 body=body,
                 patch=patch,
                 before=model.status.conditions,
@@ -179,7 +195,6 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
                 generation=generation,
                 post_events=False,
             )
-            patch.status["phase"] = status.derive_phase(after)
         return
     if state.state == "Succeeded":
         key = naming.artifact_key(
@@ -204,24 +219,43 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
             now=now,
         )
         result = "failed"
+    serving = model.status.serving_version
+    if outcome.run.state == "Failed":
+        events = [audit.run_failed(outcome.run, serving=serving)]
+    else:
+        events = [
+            audit.version_registered(
+                outcome.versions[-1], lineage.get("gates", {}), serving=serving, run=run.run
+            )
+        ]
+    awaiting = outcome.candidate_version == run.version and not run.auto_promote
+    if awaiting:
+        events.append(audit.awaiting_promotion(run.version, serving=serving))
+    await auditing.append_for_model(memo, model, patch, events, now=now)
     metrics.PIPELINE_RUNS.labels(namespace=model.namespace, model=model.name, result=result).inc()
     patch.status["training"] = outcome.run.to_patch()
     patch.status["versions"] = [v.to_k8s() for v in outcome.versions]
     patch.status["candidateVersion"] = outcome.candidate_version
-    after = reporting.report(
-        kind=KIND,
+    after = reporting.report_model(
         body=body,
         patch=patch,
         before=model.status.conditions,
         updates=outcome.conditions,
         generation=generation,
     )
-    patch.status["phase"] = status.derive_phase(after)
     for version in outcome.versions[-1:]:
         for name, value in version.metrics.items():
             metrics.MODEL_METRIC.labels(
                 namespace=model.namespace, model=model.name, version=version.version, metric=name
             ).set(value)
+    if awaiting:
+        kopf.info(
+            body,
+            reason="AwaitingPromotion",
+            message=f"{run.version} passed its gates; autoPromote is false: run `pace promote "
+            f"{model.name} -n {model.namespace}` to roll it out.",
+        )
+        return
     if outcome.candidate_version == run.version and state.state == "Succeeded":
         current = model.status.model_copy(
             update={
@@ -231,3 +265,53 @@ async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
             }
         )
         await mlmodel_rollout.begin(model, current, body=body, patch=patch, memo=memo, now=now)
+
+
+async def _take_retrain_request(
+    model: MLModel, *, body: kopf.Body, patch: kopf.Patch, memo: Any, now: datetime
+) -> bool:
+    """Start the run a retrain annotation asks for; True when this tick did something.
+
+    The annotation is removed only on a later tick, once status.retrainRequest shows the run
+    was recorded, so a restart in between neither loses the request nor starts it twice (the
+    run name is the same and the backend's submit is idempotent).
+    """
+    value = (body["metadata"].get("annotations") or {}).get(retrain_requests.ANNOTATION)
+    if value is None:
+        return False
+    try:
+        request = retrain_requests.parse(value)
+    except retrain_requests.InvalidRequest as exc:
+        patch.metadata.annotations[retrain_requests.ANNOTATION] = None
+        kopf.warn(body, reason="InvalidRetrainRequest", message=str(exc))
+        return True
+    latest = model.status.training
+    if model.status.retrain_request == request.id:
+        patch.metadata.annotations[retrain_requests.ANNOTATION] = None
+        return False
+    if latest is not None and latest.state in ("Pending", "Running"):
+        return False  # taken when the run in flight ends
+    hash_ = spec_hash.spec_hash(model.spec)
+    start = training_runs.decide_start(
+        model.status, model=model.name, spec_hash=hash_, retrain_reason=request.reason
+    )
+    assert start is not None  # a retrain reason always starts a run when none is in flight
+    run = training_runs.new_run(start, spec_hash=hash_, backend=memo.backend.name, now=now)
+    run = run.model_copy(update={"request": request.id, "auto_promote": request.auto_promote})
+    await _submit(model, run, memo)
+    await auditing.append_for_model(
+        memo, model, patch, [audit.run_started(run, serving=model.status.serving_version)], now=now
+    )
+    patch.status["training"] = run.to_patch()
+    patch.status["retrainRequest"] = request.id
+    reporting.report_model(
+        body=body,
+        patch=patch,
+        before=model.status.conditions,
+        updates=[training_runs.training_condition(run, generation=model.generation, now=now)],
+        generation=model.generation,
+    )
+    kopf.info(
+        body, reason="RetrainStarted", message=f"{run.run} for {run.version}: {run.trigger}"[:1024]
+    )
+    return True

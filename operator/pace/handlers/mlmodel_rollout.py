@@ -3,7 +3,9 @@
 A registered candidate is rolled out by `begin` (called when its training run ends); a
 timer runs the analysis every canary interval and applies the decision; the annotation
 ``mlops.pace.dev/action`` (set by `pace promote` / `pace rollback`) is acted on once and
-removed. Canary state lives in status, so a restarted operator resumes at the same step.
+removed; `promote` of a candidate held by ``autoPromote: false`` starts its rollout. Every
+transition is recorded in the audit log. Canary state lives in status, so a restarted operator
+resumes at the same step.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import kopf
 from pace.adapters import metrics, prometheus_api
 from pace.api import constants
 from pace.api.mlmodel import MLModel, MLModelStatus
-from pace.core import analysis_queries, canary, durations, rollout, seldon_manifest, status
-from pace.handlers import reporting
+from pace.core import analysis_queries, audit, canary, durations, rollout, seldon_manifest
+from pace.handlers import auditing, reporting
 
 KIND = constants.MLMODEL_KIND
 ACTION_ANNOTATION = f"{constants.GROUP}/action"
@@ -46,7 +48,7 @@ async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: 
     metrics.CANARY_WEIGHT.labels(namespace=model.namespace, model=model.name).set(weight)
 
 
-def write(
+async def write(
     *,
     model: MLModel,
     body: Any,
@@ -54,8 +56,24 @@ def write(
     before: MLModelStatus,
     result: rollout.RolloutStatus,
     memo: Any,
+    now: datetime,
 ) -> None:
-    """One status patch, events and metrics for a rollout step."""
+    """Audit record, one status patch, events and metrics for a rollout step."""
+    if result.event:
+        _kind, reason, message = result.event
+        version = before.candidate_version or result.candidate_version or result.serving_version
+        weight = result.canary.weight if result.canary else None
+        await auditing.append_for_model(
+            memo,
+            model,
+            patch,
+            [
+                audit.rollout_event(
+                    reason, message, version=version, serving=result.serving_version, weight=weight
+                )
+            ],
+            now=now,
+        )
     for key, value in result.patch().items():
         patch.status[key] = value
     if result.serving_version:
@@ -69,8 +87,7 @@ def write(
             metrics.SERVING_VERSION.labels(
                 namespace=model.namespace, model=model.name, version=before.serving_version
             ).set(0)
-    after = reporting.report(
-        kind=KIND,
+    reporting.report_model(
         body=body,
         patch=patch,
         before=before.conditions,
@@ -78,7 +95,6 @@ def write(
         generation=model.generation,
         post_events=False,
     )
-    patch.status["phase"] = status.derive_phase(after)
     if result.event:
         kind, reason, message = result.event
         kopf.event(body, type=kind, reason=reason, message=message[:1024])
@@ -112,7 +128,9 @@ async def begin(
     else:
         result = rollout.start_canary(current, decision, generation=model.generation, now=now)
     await apply_deployment(model, result, memo)
-    write(model=model, body=body, patch=patch, before=current, result=result, memo=memo)
+    await write(
+        model=model, body=body, patch=patch, before=current, result=result, memo=memo, now=now
+    )
 
 
 async def _analyse(model: MLModel, memo: Any) -> list[analysis_queries.CheckResult] | None:
@@ -153,10 +171,22 @@ async def drive_rollout(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_
     action = (body["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
     if action:
         patch.metadata.annotations[ACTION_ANNOTATION] = None
+        if action == "promote" and current.candidate_version and current.canary is None:
+            # A candidate held by autoPromote: false; promotion approves its rollout.
+            await begin(model, current, body=body, patch=patch, memo=memo, now=now)
+            return
         result = manual(model, action, now=now)
         if result is not None:
             await apply_deployment(model, result, memo)
-            write(model=model, body=body, patch=patch, before=current, result=result, memo=memo)
+            await write(
+                model=model,
+                body=body,
+                patch=patch,
+                before=current,
+                result=result,
+                memo=memo,
+                now=now,
+            )
         return
     state, spec = current.canary, model.spec.serving.canary
     if state is None or current.candidate_version is None or not canary.due(state, spec, now=now):
@@ -174,7 +204,9 @@ async def drive_rollout(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_
     result = rollout.step(current, decision, generation=model.generation, now=now)
     if decision.action != "Hold":
         await apply_deployment(model, result, memo)
-    write(model=model, body=body, patch=patch, before=current, result=result, memo=memo)
+    await write(
+        model=model, body=body, patch=patch, before=current, result=result, memo=memo, now=now
+    )
 
 
 def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStatus | None:

@@ -77,6 +77,29 @@ def report(
     return after
 
 
+def report_model(
+    *,
+    body: Any,
+    patch: kopf.Patch,
+    before: Sequence[Condition],
+    updates: Sequence[Condition],
+    generation: int,
+    post_events: bool = True,
+) -> list[Condition]:
+    """`report` for an MLModel, plus the phase derived from the new conditions."""
+    after = report(
+        kind=constants.MLMODEL_KIND,
+        body=body,
+        patch=patch,
+        before=before,
+        updates=updates,
+        generation=generation,
+        post_events=post_events,
+    )
+    patch.status["phase"] = status.derive_phase(after)
+    return after
+
+
 def invalid_spec_message(exc: pydantic.ValidationError) -> str:
     """'<field.path>: <problem>' for each error, with the camelCase names the user wrote."""
     parts = []

@@ -206,7 +206,15 @@ def env_exports(state: StackState) -> str:
     path = os.environ.get("PATH", "")
     if not path.startswith(kubectl_dir + os.pathsep):
         path = kubectl_dir + os.pathsep + path
-    return f"export KUBECONFIG={shlex.quote(state.kubeconfig)}\nexport PATH={shlex.quote(path)}\n"
+    lines = [
+        f"export KUBECONFIG={shlex.quote(state.kubeconfig)}",
+        f"export PATH={shlex.quote(path)}",
+    ]
+    minio_url = state.urls.get("minio")
+    if minio_url:  # `pace history` reads the audit log; keys come from the Secret, not here
+        lines.append(f"export PACE_S3_ENDPOINT={shlex.quote(minio_url.removeprefix('http://'))}")
+        lines.append(f"export PACE_S3_CREDENTIALS_SECRET={SYSTEM_NAMESPACE}/{S3_SECRET}")
+    return "\n".join(lines) + "\n"
 
 
 def status_lines(state: StackState | None) -> list[str]:

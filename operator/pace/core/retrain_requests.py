@@ -1,0 +1,66 @@
+"""Retrain requests: how a RetrainPolicy (or `pace retrain`) asks an MLModel for a new run
+(pure).
+
+The request is the annotation ``mlops.pace.dev/retrain`` on the MLModel, whose value is a small
+JSON object ``{"id": ..., "reason": ..., "autoPromote": ...}``. The MLModel handler starts a run
+recording the id in status.training.request, and removes the annotation only once that status
+is stored, so a restart at any moment neither loses the request nor starts it twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pace.api import constants
+
+ANNOTATION = f"{constants.GROUP}/retrain"
+MAX_REASON = 512
+
+
+class InvalidRequest(ValueError):
+    """The annotation's value is not a retrain request; the message says why."""
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    """One request for a new training run."""
+
+    id: str
+    reason: str
+    auto_promote: bool = True
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"id": self.id, "reason": self.reason[:MAX_REASON], "autoPromote": self.auto_promote},
+            sort_keys=True,
+        )
+
+
+def policy_request_id(policy: str, count: int) -> str:
+    """The id of a policy's ``count``-th firing (stable across restarts)."""
+    return f"{policy}#{count}"
+
+
+def parse(value: str) -> RetrainRequest:
+    """The request in an annotation value; a bare string is taken as the reason."""
+    text = value.strip()
+    if not text:
+        raise InvalidRequest(f"{ANNOTATION} is empty")
+    if not text.startswith("{"):
+        return RetrainRequest(id=f"manual:{text[:64]}", reason=f"manual: {text}"[:MAX_REASON])
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"{ANNOTATION} is not valid JSON: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise InvalidRequest(f"{ANNOTATION} must be a JSON object")
+    request_id, reason = raw.get("id"), raw.get("reason")
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidRequest(f"{ANNOTATION}: id must be a non-empty string")
+    if not isinstance(reason, str) or not reason:
+        raise InvalidRequest(f"{ANNOTATION}: reason must be a non-empty string")
+    auto = raw.get("autoPromote", True)
+    if not isinstance(auto, bool):
+        raise InvalidRequest(f"{ANNOTATION}: autoPromote must be true or false, not {auto!r}")
+    return RetrainRequest(id=request_id, reason=reason[:MAX_REASON], auto_promote=auto)

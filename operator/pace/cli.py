@@ -84,12 +84,12 @@ def _request(namespace: str, model: str, annotation: str, value: str, what: str)
 
 
 def _retrain(namespace: str, model: str, reason: str, *, auto_promote: bool) -> int:
-    import time
+    import uuid
 
     from pace.core import retrain_requests
 
     request = retrain_requests.RetrainRequest(
-        id=f"manual:{int(time.time())}", reason=f"manual: {reason}", auto_promote=auto_promote
+        id=f"manual:{uuid.uuid4().hex[:12]}", reason=f"manual: {reason}", auto_promote=auto_promote
     )
     return _request(namespace, model, retrain_requests.ANNOTATION, request.encode(), "a retrain")
 
@@ -105,8 +105,8 @@ def _history(namespace: str, model: str, *, as_json: bool) -> int:
     try:
         store = object_store.ObjectStore(_store_settings())
         records = audit_log.read_history(store, namespace, model)
-    except (object_store.ObjectStoreError, OSError) as exc:
-        print(f"pace history: {exc}", file=sys.stderr)
+    except Exception as exc:  # unreachable store, refused keys, no Secret: one readable line
+        print(f"pace history: {type(exc).__name__}: {exc}"[:2000], file=sys.stderr)
         return 1
     if as_json:
         print(json.dumps(records, indent=2))

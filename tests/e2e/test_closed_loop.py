@@ -221,9 +221,20 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             assert fired["lastTrigger"]["reason"].startswith(
                 "drift: wine reported drift in 2 consecutive checks"
             )
-            assert fired["lastTrigger"]["request"] == "wine#1"
+            request = fired["lastTrigger"]["request"]
+            assert request.startswith("wine#1@")
 
-        # Restarted right after firing: the request is taken once, one v2 run.
+        # The operator stopped right after firing. Say the policy's status patch was lost in
+        # that restart (kopf writes it after the request): the restarted operator finds its
+        # request taken by the model and counts it — no second firing, one v2 run.
+        kube_cluster.custom.patch_namespaced_custom_object_status(
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            constants.RETRAIN_POLICY_PLURAL,
+            "wine",
+            {"status": {"triggerCount": 0, "lastTrigger": None, "consecutiveDriftChecks": 1}},
+        )
         with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
             started = eventually(
                 lambda: (
@@ -232,11 +243,41 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
                     .get("run")
                     and s
                 ),
-                timeout=120,
-                what="the run the wine policy started",
+                timeout=30,
+                what="the run the wine policy started, recovered",
             )
             assert started["lastTrigger"]["run"].startswith("wine-v2-")
-            assert started["runsStarted"] == 1
+            assert started["lastTrigger"]["request"] == request
+            assert started["lastTrigger"]["reason"].startswith("drift: wine reported drift")
+            assert (started["triggerCount"], started["runsStarted"]) == (1, 1)
+            # And the model's removal of the request annotation was lost too: it is put
+            # back; the model knows it took it, removes it, and starts nothing.
+            kube_cluster.custom.patch_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.MLMODEL_PLURAL,
+                "wine",
+                {
+                    "metadata": {
+                        "annotations": {
+                            "mlops.pace.dev/retrain": json.dumps(
+                                {"id": request, "reason": "replayed", "autoPromote": True}
+                            )
+                        }
+                    }
+                },
+            )
+            eventually(
+                lambda: (
+                    "mlops.pace.dev/retrain"
+                    not in obj(kube_cluster, namespace, "MLModel", "wine")["metadata"].get(
+                        "annotations", {}
+                    )
+                ),
+                timeout=30,
+                what="the replayed request dropped",
+            )
             eventually(
                 lambda: (
                     status(kube_cluster, namespace, "MLModel", "wine").get("servingVersion") == "v2"
@@ -327,7 +368,7 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
     assert types.count("RetrainTriggered") == 1
     assert types.count("TrainingStarted") == 2
     trigger = loop[types.index("RetrainTriggered")]
-    assert (trigger["serving"], trigger["details"]["request"]) == ("v1", "wine#1")
+    assert (trigger["serving"], trigger["details"]["request"]) == ("v1", request)
     promoted = loop[-1]
     assert (promoted["version"], promoted["serving"]) == ("v2", "v2")
     # What served when: v1 up to the promotion, v2 after it.

@@ -133,14 +133,14 @@ def test_audit_events_are_write_once_per_writer_and_read_back_in_time_order(
         store,
         namespace="ns",
         model="m",
-        source=audit.policy_source("p"),
+        source=audit.policy_source("p", "uid-1234"),
         first_seq=1,
         events=[fired],
         now=NOW,
     )
     assert store.list("audit/ns/m/") == [
         "audit/ns/m/mlmodel/00000000-TrainingStarted.json",
-        "audit/ns/m/retrainpolicy-p/00000001-RetrainTriggered.json",
+        "audit/ns/m/retrainpolicy-p-uid-1234/00000001-RetrainTriggered.json",
     ]
     history = audit_log.read_history(store, "ns", "m")
     assert [r["type"] for r in history] == ["RetrainTriggered", "TrainingStarted"]

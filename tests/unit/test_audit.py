@@ -10,12 +10,12 @@ T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 def test_keys_are_per_writer_and_sortable() -> None:
     assert (
-        audit.key("ns", "wine", source="mlmodel", seq=7, type_="Promoted")
-        == "audit/ns/wine/mlmodel/00000007-Promoted.json"
+        audit.key("ns", "wine", source=audit.model_source("0a1b2c3d-44"), seq=7, type_="Promoted")
+        == "audit/ns/wine/mlmodel-0a1b2c3d/00000007-Promoted.json"
     )
-    policy = audit.policy_source("nightly")
+    policy = audit.policy_source("nightly", "99887766-55")
     assert audit.key("ns", "wine", source=policy, seq=1, type_="RetrainTriggered").startswith(
-        "audit/ns/wine/retrainpolicy-nightly/00000001-"
+        "audit/ns/wine/retrainpolicy-nightly-99887766/00000001-"
     )
 
 

@@ -9,7 +9,16 @@ from pace.core.retrain_requests import InvalidRequest, RetrainRequest
 def test_round_trip_and_policy_ids() -> None:
     request = RetrainRequest(id="wine#3", reason="drift: wine", auto_promote=False)
     assert retrain_requests.parse(request.encode()) == request
-    assert retrain_requests.policy_request_id("wine", 3) == "wine#3"
+    assert retrain_requests.policy_request_id("wine", 3, "0123456789ab") == "wine#3@01234567"
+
+
+def test_a_model_remembers_the_latest_requests_it_took() -> None:
+    taken: list[str] = []
+    for n in range(12):
+        taken = retrain_requests.remember(taken, f"p#{n}")
+    assert taken == [f"p#{n}" for n in range(2, 12)]
+    assert retrain_requests.remember(taken, "p#5")[-1] == "p#5"
+    assert len(retrain_requests.remember(taken, "p#5")) == 10
 
 
 def test_a_bare_value_is_a_manual_reason() -> None:

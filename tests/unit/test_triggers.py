@@ -113,15 +113,61 @@ def test_busy_model_holds_and_keeps_the_streak() -> None:
 
 
 def test_model_busy_names_what_blocks_a_retrain() -> None:
-    from pace.api.mlmodel import MLModelStatus
+    from pace.api.mlmodel import CanaryState, MLModelStatus, TrainingRun
 
     assert triggers.model_busy(MLModelStatus(), None) == (
-        "waiting for the model's first serving version"
+        "waiting for the model's first training run"
     )
-    serving = MLModelStatus(serving_version="v1")
+    # v1 rejected by its gates: nothing serves, but a retrain (on new data, say) may pass.
+    rejected = MLModelStatus(
+        training=TrainingRun(
+            run="m-v1-x",
+            version="v1",
+            spec_hash="x",
+            trigger="create",
+            backend="local",
+            state="Succeeded",
+        )
+    )
+    assert triggers.model_busy(rejected, None) is None
+    serving = rejected.model_copy(update={"serving_version": "v1"})
     assert triggers.model_busy(serving, None) is None
     assert triggers.model_busy(serving, '{"id": "p#1"}') == (
         "a retrain request is already pending on the model"
     )
-    rolling = MLModelStatus(serving_version="v1", candidate_version="v2")
+    held = serving.model_copy(update={"candidate_version": "v2"})
+    assert triggers.model_busy(held, None) == "candidate v2 awaits `pace promote`"
+    rolling = held.model_copy(update={"canary": CanaryState(weight=20)})
     assert triggers.model_busy(rolling, None) == "rollout of v2 in progress"
+
+
+def test_drift_never_fires_on_a_remembered_streak() -> None:
+    # A streak counted while the model was busy: no new check this tick, no firing.
+    st = RetrainPolicyStatus(consecutive_drift_checks=7)
+    stale = triggers.evaluate(spec(**DRIFT), st, triggers.Observations(), now=NOW)
+    assert not stale.fire
+    assert stale.consecutive_drift_checks == 7
+    fresh = triggers.evaluate(
+        spec(**DRIFT), st, triggers.Observations(drift_detected=True, share_drifted=0.5), now=NOW
+    )
+    assert fresh.fire
+    assert fresh.consecutive_drift_checks == 0
+
+
+def test_a_new_reference_version_starts_the_streak_again() -> None:
+    st = RetrainPolicyStatus(consecutive_drift_checks=1, drift_reference_version="v1")
+    against_v2 = triggers.Observations(drift_detected=True, share_drifted=0.5, drift_reference="v2")
+    first = triggers.evaluate(spec(**DRIFT), st, against_v2, now=NOW)
+    assert (first.fire, first.consecutive_drift_checks) == (False, 1)
+    against_v1 = triggers.Observations(drift_detected=True, share_drifted=0.5, drift_reference="v1")
+    assert triggers.evaluate(spec(**DRIFT), st, against_v1, now=NOW).fire
+
+
+def test_any_firing_ends_the_drift_streak() -> None:
+    both = spec(**DRIFT, newData={"prefix": "s3://logs/new/", "minRows": 10})
+    st = RetrainPolicyStatus(consecutive_drift_checks=1)
+    seen = triggers.Observations(drift_detected=False, new_rows=50)
+    fired = triggers.evaluate(both, st, seen, now=NOW)
+    assert fired.fire
+    assert fired.reason.startswith("newData: 50 new rows")
+    assert fired.consecutive_drift_checks == 0

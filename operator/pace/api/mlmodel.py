@@ -382,8 +382,10 @@ class MLModelStatus(CamelModel):
         default_factory=list, description="Every version, oldest first."
     )
     training: TrainingRun | None = Field(None, description="The latest training run.")
-    retrain_request: str | None = Field(
-        None, description="Id of the last retrain request taken (its run is status.training)."
+    retrain_requests: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Ids of the latest retrain requests taken, newest last (at most 10).",
     )
     audit_sequence: int = Field(
         0, ge=0, description="Audit events recorded for this model (next event's number)."

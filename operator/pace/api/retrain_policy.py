@@ -153,6 +153,9 @@ class RetrainPolicyStatus(CamelModel):
     last_drift_check: datetime | None = Field(
         None, description="The monitor's lastCheck counted last (each check counts once)."
     )
+    drift_reference_version: str | None = Field(
+        None, description="Serving version whose reference the drift streak was measured against."
+    )
     metric_breach_since: datetime | None = Field(
         None, description="When the metric trigger's value first crossed its threshold."
     )

@@ -18,7 +18,6 @@ from typing import Any
 from pace.api.mlmodel import TrainingRun, VersionRecord
 
 PREFIX = "audit"
-MLMODEL_SOURCE = "mlmodel"
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,14 @@ def model_prefix(namespace: str, model: str) -> str:
     return f"{PREFIX}/{namespace}/{model}/"
 
 
-def policy_source(policy: str) -> str:
-    return f"retrainpolicy-{policy}"
+def model_source(uid: str) -> str:
+    """The MLModel object's own events (by uid: a model recreated under the same name numbers
+    its events afresh without touching the old ones)."""
+    return f"mlmodel-{uid[:8]}"
+
+
+def policy_source(policy: str, uid: str) -> str:
+    return f"retrainpolicy-{policy}-{uid[:8]}"
 
 
 def key(namespace: str, model: str, *, source: str, seq: int, type_: str) -> str:

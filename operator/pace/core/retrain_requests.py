@@ -37,9 +37,18 @@ class RetrainRequest:
         )
 
 
-def policy_request_id(policy: str, count: int) -> str:
-    """The id of a policy's ``count``-th firing (stable across restarts)."""
-    return f"{policy}#{count}"
+RECENT = 10  # request ids an MLModel remembers (status.retrainRequests)
+
+
+def policy_request_id(policy: str, count: int, uid: str) -> str:
+    """The id of a policy's ``count``-th firing: stable across restarts, and unique to this
+    policy object (a policy deleted and created again under the same name starts afresh)."""
+    return f"{policy}#{count}@{uid[:8]}"
+
+
+def remember(taken: list[str], request_id: str) -> list[str]:
+    """The ids an MLModel keeps after taking one more (newest last, at most RECENT)."""
+    return [*(t for t in taken if t != request_id), request_id][-RECENT:]
 
 
 def parse(value: str) -> RetrainRequest:
@@ -48,6 +57,8 @@ def parse(value: str) -> RetrainRequest:
     if not text:
         raise InvalidRequest(f"{ANNOTATION} is empty")
     if not text.startswith("{"):
+        # `kubectl annotate ... mlops.pace.dev/retrain="new labels"`: the same text again, once
+        # taken, is the same request (use `pace retrain` for a fresh id every time).
         return RetrainRequest(id=f"manual:{text[:64]}", reason=f"manual: {text}"[:MAX_REASON])
     try:
         raw = json.loads(text)

@@ -22,7 +22,8 @@ class Observations:
 
     drift_detected: bool | None = None  # the DriftMonitor's latest verdict
     share_drifted: float | None = None
-    drift_check_time: datetime | None = None  # its lastCheck (counts each check once)
+    drift_check_time: datetime | None = None  # its lastCheck (None: no new check this tick)
+    drift_reference: str | None = None  # the version whose reference that check used
     metric_value: float | None = None  # the PromQL trigger's value (None: no sample)
     metric_breach_since: datetime | None = None  # when the value first crossed
     new_rows: int = 0  # rows added under newData.prefix since the last run
@@ -43,8 +44,10 @@ class Decision:
 def model_busy(current: MLModelStatus, pending: str | None) -> str | None:
     """Why the model cannot take a retrain now, or None (``pending``: a request not yet
     taken)."""
-    if current.serving_version is None:
-        return "waiting for the model's first serving version"
+    if current.training is None:
+        return "waiting for the model's first training run"
+    if current.candidate_version is not None and current.canary is None:
+        return f"candidate {current.candidate_version} awaits `pace promote`"
     if current.candidate_version is not None:
         return f"rollout of {current.candidate_version} in progress"
     if pending is not None:
@@ -61,11 +64,15 @@ def next_schedule(cron: str, after: datetime) -> datetime:
 
 
 def _drift_count(spec: RetrainPolicySpec, status: RetrainPolicyStatus, seen: Observations) -> int:
+    """The streak after this tick: a new drifted check extends it, a clean one ends it; a
+    check against another version's reference than the streak's starts it again."""
     trigger = spec.triggers.drift
     if trigger is None or seen.drift_detected is None:
         return status.consecutive_drift_checks
     drifted = seen.drift_detected and (seen.share_drifted or 0.0) >= trigger.min_share_drifted
-    return status.consecutive_drift_checks + 1 if drifted else 0
+    same_reference = seen.drift_reference == status.drift_reference_version
+    base = status.consecutive_drift_checks if same_reference else 0
+    return base + 1 if drifted else 0
 
 
 def evaluate(
@@ -76,7 +83,8 @@ def evaluate(
     count = _drift_count(spec, status, seen)
     reasons = []
     trig = spec.triggers
-    if trig.drift is not None and count >= trig.drift.consecutive_checks:
+    # Drift fires on a new drifted check only, never on a streak remembered from before.
+    if trig.drift is not None and seen.drift_detected and count >= trig.drift.consecutive_checks:
         share = "" if seen.share_drifted is None else f" (share {seen.share_drifted:.0%})"
         reasons.append(
             f"drift: {trig.drift.monitor_ref.name} reported drift in {count} "
@@ -125,4 +133,4 @@ def evaluate(
             f"{spec.max_concurrent_runs} ({reasons[0]})",
             count,
         )
-    return Decision(True, reasons[0], 0 if reasons[0].startswith("drift") else count)
+    return Decision(True, reasons[0], 0)  # a retrain answers any drift seen so far

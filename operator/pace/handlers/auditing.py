@@ -35,7 +35,7 @@ async def append_for_model(
         memo.store,
         namespace=model.namespace,
         model=model.name,
-        source=audit.MLMODEL_SOURCE,
+        source=audit.model_source(model.uid),
         first_seq=first,
         events=events,
         now=now,

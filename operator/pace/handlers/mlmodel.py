@@ -272,7 +272,7 @@ async def _take_retrain_request(
 ) -> bool:
     """Start the run a retrain annotation asks for; True when this tick did something.
 
-    The annotation is removed only on a later tick, once status.retrainRequest shows the run
+    The annotation is removed only on a later tick, once status.retrainRequests shows the run
     was recorded, so a restart in between neither loses the request nor starts it twice (the
     run name is the same and the backend's submit is idempotent).
     """
@@ -286,11 +286,13 @@ async def _take_retrain_request(
         kopf.warn(body, reason="InvalidRetrainRequest", message=str(exc))
         return True
     latest = model.status.training
-    if model.status.retrain_request == request.id:
+    if request.id in model.status.retrain_requests:
         patch.metadata.annotations[retrain_requests.ANNOTATION] = None
         return False
     if latest is not None and latest.state in ("Pending", "Running"):
         return False  # taken when the run in flight ends
+    if model.status.candidate_version is not None:
+        return False  # taken once the candidate is promoted or rolled back
     hash_ = spec_hash.spec_hash(model.spec)
     start = training_runs.decide_start(
         model.status, model=model.name, spec_hash=hash_, retrain_reason=request.reason
@@ -303,7 +305,9 @@ async def _take_retrain_request(
         memo, model, patch, [audit.run_started(run, serving=model.status.serving_version)], now=now
     )
     patch.status["training"] = run.to_patch()
-    patch.status["retrainRequest"] = request.id
+    patch.status["retrainRequests"] = retrain_requests.remember(
+        model.status.retrain_requests, request.id
+    )
     reporting.report_model(
         body=body,
         patch=patch,

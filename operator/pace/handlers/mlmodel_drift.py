@@ -46,7 +46,10 @@ def monitors_of(model: str, bodies: list[dict[str, Any]]) -> list[DriftMonitor]:
 @reporting.instrumented(KIND)
 async def reflect_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     """Set DriftDetected from the model's monitors when it changed."""
-    model = MLModel.from_body(body)
+    try:
+        model = MLModel.from_body(body)
+    except pydantic.ValidationError:
+        return  # reconcile_mlmodel reports the invalid spec
     listed = await memo.kube.alist_objects(constants.DRIFT_MONITOR_PLURAL, model.namespace)
     verdicts = [
         (m.name, status.find(m.status.conditions, ConditionType.DRIFT_DETECTED))

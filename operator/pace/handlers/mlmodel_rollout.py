@@ -170,23 +170,7 @@ async def drive_rollout(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_
     now = datetime.now(UTC)
     action = (body["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
     if action:
-        patch.metadata.annotations[ACTION_ANNOTATION] = None
-        if action == "promote" and current.candidate_version and current.canary is None:
-            # A candidate held by autoPromote: false; promotion approves its rollout.
-            await begin(model, current, body=body, patch=patch, memo=memo, now=now)
-            return
-        result = manual(model, action, now=now)
-        if result is not None:
-            await apply_deployment(model, result, memo)
-            await write(
-                model=model,
-                body=body,
-                patch=patch,
-                before=current,
-                result=result,
-                memo=memo,
-                now=now,
-            )
+        await act(model, action, body=body, patch=patch, memo=memo, now=now)
         return
     state, spec = current.canary, model.spec.serving.canary
     if state is None or current.candidate_version is None or not canary.due(state, spec, now=now):
@@ -207,6 +191,35 @@ async def drive_rollout(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_
     await write(
         model=model, body=body, patch=patch, before=current, result=result, memo=memo, now=now
     )
+
+
+async def act(
+    model: MLModel, action: str, *, body: Any, patch: kopf.Patch, memo: Any, now: datetime
+) -> None:
+    """Carry out a manual action; the annotation is removed only once it is done (a failure
+    leaves it for the next tick) or refused as invalid."""
+    current = model.status
+    try:
+        if action == "promote" and current.candidate_version and current.canary is None:
+            # A candidate held by autoPromote: false; promotion approves its rollout.
+            await begin(model, current, body=body, patch=patch, memo=memo, now=now)
+        else:
+            result = manual(model, action, now=now)
+            if result is not None:
+                await apply_deployment(model, result, memo)
+                await write(
+                    model=model,
+                    body=body,
+                    patch=patch,
+                    before=current,
+                    result=result,
+                    memo=memo,
+                    now=now,
+                )
+    except kopf.PermanentError:
+        patch.metadata.annotations[ACTION_ANNOTATION] = None
+        raise
+    patch.metadata.annotations[ACTION_ANNOTATION] = None
 
 
 def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStatus | None:

@@ -68,52 +68,67 @@ reporting.watch_references(
 
 @dataclass
 class Observed:
-    """What one tick saw, and the status fields it moves whatever the decision."""
+    """What one tick saw, the status fields it moves, and what it could not observe."""
 
     seen: triggers.Observations
     fields: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
-async def observe_drift(policy: RetrainPolicy, memo: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(Observations fields, status fields) from the monitor's newest check, counted once."""
+Part = tuple[dict[str, Any], dict[str, Any], list[str]]  # observations, status fields, problems
+
+
+async def observe_drift(policy: RetrainPolicy, model: MLModel, memo: Any) -> Part:
+    """The monitor's newest check, counted once; a check against the reference of a version
+    that no longer serves is passed over."""
     trigger = policy.spec.triggers.drift
     if trigger is None:
-        return {}, {}
-    raw = await memo.kube.aget_object(
-        constants.DRIFT_MONITOR_PLURAL, policy.namespace, trigger.monitor_ref.name
-    )
+        return {}, {}, []
+    name = trigger.monitor_ref.name
+    raw = await memo.kube.aget_object(constants.DRIFT_MONITOR_PLURAL, policy.namespace, name)
     if raw is None:
-        return {}, {}
-    monitor = DriftMonitor.from_body(raw)
+        return {}, {}, [f"DriftMonitor {name} not found"]
+    try:
+        monitor = DriftMonitor.from_body(raw)
+    except pydantic.ValidationError:
+        return {}, {}, [f"DriftMonitor {name} has an invalid spec"]
     checked = monitor.status.last_check
     seen_before = policy.status.last_drift_check
     if checked is None or (seen_before is not None and checked <= seen_before):
-        return {}, {}
+        return {}, {}, []
+    fields: dict[str, Any] = {"lastDriftCheck": checked.isoformat()}
+    reference = monitor.status.reference_version
+    if reference is not None and reference != model.status.serving_version:
+        return {}, fields, []
     verdict = status.find(monitor.status.conditions, ConditionType.DRIFT_DETECTED)
     detected = None if verdict is None or verdict.status == "Unknown" else verdict.status == "True"
+    if detected is not None:
+        fields["driftReferenceVersion"] = reference
     return (
         {
             "drift_detected": detected,
             "share_drifted": monitor.status.share_drifted,
             "drift_check_time": checked,
+            "drift_reference": reference,
         },
-        {"lastDriftCheck": checked.isoformat()},
+        fields,
+        [],
     )
 
 
-async def observe_metric(
-    policy: RetrainPolicy, memo: Any, *, now: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
+async def observe_metric(policy: RetrainPolicy, memo: Any, *, now: datetime) -> Part:
     """The PromQL value and since when it has crossed the threshold."""
     trigger = policy.spec.triggers.metric
-    if trigger is None or memo.prometheus is None:
-        return {}, {}
+    if trigger is None:
+        return {}, {}, []
+    if memo.prometheus is None:
+        return {}, {}, ["metric: no Prometheus is configured (PACE_PROMETHEUS_URL)"]
     try:
         value = await memo.prometheus.aquery(trigger.query)
-    except prometheus_api.PrometheusUnavailable:
-        return {}, {}  # keep the breach start; the next tick asks again
+    except prometheus_api.PrometheusUnavailable as exc:
+        return {}, {}, [f"metric: {exc}"]  # keep the breach start; the next tick asks again
     if value is None:
-        return {}, {"metricBreachSince": None}
+        return {}, {"metricBreachSince": None}, []
     crossed = (
         value > trigger.threshold if trigger.operator == "above" else value < trigger.threshold
     )
@@ -121,29 +136,37 @@ async def observe_metric(
     return (
         {"metric_value": value, "metric_breach_since": since},
         {"metricBreachSince": since.isoformat() if since else None},
+        [],
     )
 
 
-def count_new_rows(store: ObjectStore, prefix: str, after: datetime) -> int:
-    return sum(
-        datasets.count_rows(key, store.get(key))
-        for key, _modified in store.list_modified_after(prefix, after)
-        if key.endswith((".csv", ".parquet"))
-    )
+def count_new_rows(store: ObjectStore, prefix: str, after: datetime) -> tuple[int, list[str]]:
+    """Rows in .csv/.parquet objects changed after ``after``; an unreadable object is named
+    and skipped, so one bad file does not stop the count."""
+    rows, problems = 0, []
+    for key, _modified in store.list_modified_after(prefix, after):
+        if not key.endswith((".csv", ".parquet")):
+            continue
+        try:
+            rows += datasets.count_rows(key, store.get(key))
+        except Exception as exc:  # a corrupt file must not stop the policy
+            problems.append(f"newData: {store.uri(key)} unreadable ({type(exc).__name__}: {exc})")
+    return rows, problems
 
 
-async def observe_new_data(
-    policy: RetrainPolicy, memo: Any, *, armed_at: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
+async def observe_new_data(policy: RetrainPolicy, memo: Any, *, armed_at: datetime) -> Part:
     """Rows in objects written under the prefix since the watermark (creation or last firing)."""
     trigger = policy.spec.triggers.new_data
     if trigger is None:
-        return {}, {}
+        return {}, {}, []
     since = policy.status.new_data_since or armed_at
-    store, prefix = stores.for_uri(trigger.prefix, memo)
-    rows = await asyncio.to_thread(count_new_rows, store, prefix or "", since)
     fields = {} if policy.status.new_data_since else {"newDataSince": since.isoformat()}
-    return {"new_rows": rows}, fields
+    store, prefix = stores.for_uri(trigger.prefix, memo)
+    try:
+        rows, problems = await asyncio.to_thread(count_new_rows, store, prefix or "", since)
+    except Exception as exc:  # listing refused (missing bucket, access denied)
+        return {}, fields, [f"newData: cannot list {trigger.prefix} ({type(exc).__name__}: {exc})"]
+    return {"new_rows": rows}, fields, problems
 
 
 async def observe(
@@ -162,15 +185,17 @@ async def observe(
         "busy": triggers.model_busy(model.status, pending),
         "runs_in_flight": 1 if run is not None and run.state in ("Pending", "Running") else 0,
     }
-    fields: dict[str, Any] = {}
-    for part in (
-        await observe_drift(policy, memo),
+    observed = Observed(triggers.Observations())
+    for seen, fields, problems in (
+        await observe_drift(policy, model, memo),
         await observe_metric(policy, memo, now=now),
         await observe_new_data(policy, memo, armed_at=armed_at),
     ):
-        found.update(part[0])
-        fields.update(part[1])
-    return Observed(triggers.Observations(**found), fields)
+        found.update(seen)
+        observed.fields.update(fields)
+        observed.problems.extend(problems)
+    observed.seen = triggers.Observations(**found)
+    return observed
 
 
 def trigger_kind(reason: str) -> str:
@@ -187,7 +212,11 @@ def trigger_kind(reason: str) -> str:
 )
 @reporting.instrumented(KIND)
 async def evaluate_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Observe the triggers; request a retrain when one fires."""
+    """Observe the triggers; request a retrain when one fires.
+
+    kopf applies the patch even when the handler fails, so nothing goes into it before the
+    request is made: a failed firing leaves the streak and watermarks as they were.
+    """
     policy = RetrainPolicy.from_body(body)
     current = policy.status
     if memo.store is None or not status.is_true(current.conditions, ConditionType.READY):
@@ -207,16 +236,41 @@ async def evaluate_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
         return
     observed = await observe(policy, model, body, memo, pending=pending, now=now)
     decision = triggers.evaluate(policy.spec, current, observed.seen, now=now)
+    if decision.fire:
+        await fire(policy, raw_model, model, decision.reason, body=body, memo=memo, now=now)
+        fired = fired_fields(policy, decision.reason, now=now)
+        observed.fields.update(fired)
+    holding = None if decision.fire else "; ".join([*observed.problems, decision.reason])
+    if holding != current.holding:
+        observed.fields["holding"] = holding
+    observed.fields["consecutiveDriftChecks"] = decision.consecutive_drift_checks
     for key, value in observed.fields.items():
         patch.status[key] = value
-    patch.status["consecutiveDriftChecks"] = decision.consecutive_drift_checks
-    if not decision.fire:
-        if decision.reason != current.holding:
-            patch.status["holding"] = decision.reason
-        return
-    await fire(
-        policy, raw_model, model, decision.reason, body=body, patch=patch, memo=memo, now=now
+
+
+def request_for(policy: RetrainPolicy, count: int, reason: str) -> retrain_requests.RetrainRequest:
+    return retrain_requests.RetrainRequest(
+        id=retrain_requests.policy_request_id(policy.name, count, policy.uid),
+        reason=reason,
+        auto_promote=policy.spec.auto_promote,
     )
+
+
+def fired_fields(policy: RetrainPolicy, reason: str, *, now: datetime) -> dict[str, Any]:
+    """Status after a firing: counted, remembered, the new-data watermark moved on."""
+    count = policy.status.trigger_count + 1
+    fields: dict[str, Any] = {
+        "lastTrigger": {
+            "time": now.isoformat(),
+            "reason": reason[:1024],
+            "request": request_for(policy, count, reason).id,
+            "run": None,
+        },
+        "triggerCount": count,
+    }
+    if policy.spec.triggers.new_data is not None:
+        fields["newDataSince"] = now.isoformat()  # whatever fired, this run sees those rows
+    return fields
 
 
 async def fire(
@@ -226,17 +280,12 @@ async def fire(
     reason: str,
     *,
     body: Any,
-    patch: kopf.Patch,
     memo: Any,
     now: datetime,
 ) -> None:
-    """Audit, request the run on the MLModel, then count the firing in status."""
+    """Audit, then request the run on the MLModel (the caller counts it in status)."""
     count = policy.status.trigger_count + 1
-    request = retrain_requests.RetrainRequest(
-        id=retrain_requests.policy_request_id(policy.name, count),
-        reason=reason,
-        auto_promote=policy.spec.auto_promote,
-    )
+    request = request_for(policy, count, reason)
     event = audit.retrain_triggered(
         policy=policy.name,
         reason=reason,
@@ -249,33 +298,27 @@ async def fire(
         memo.store,
         namespace=model.namespace,
         model=model.name,
-        source=audit.policy_source(policy.name),
+        source=audit.policy_source(policy.name, policy.uid),
         first_seq=count,
         events=[event],
         now=now,
     )
-    await memo.kube.aannotate(
-        constants.MLMODEL_PLURAL,
-        model.namespace,
-        model.name,
-        {retrain_requests.ANNOTATION: request.encode()},
-    )
-    patch.status["lastTrigger"] = {
-        "time": now.isoformat(),
-        "reason": reason[:1024],
-        "request": request.id,
-        "run": None,
-    }
-    patch.status["triggerCount"] = count
-    patch.status["holding"] = None
-    if policy.spec.triggers.new_data is not None and trigger_kind(reason) == "newData":
-        patch.status["newDataSince"] = now.isoformat()
+    await ask(memo, model, request)
     message = f"Retrain of {model.name} requested ({request.id}): {reason}"[:1024]
     kopf.info(body, reason="RetrainTriggered", message=message)
     kopf.info(cast(kopf.Body, raw_model), reason="RetrainRequested", message=message)
     metrics.RETRAINS.labels(
         namespace=policy.namespace, policy=policy.name, trigger=trigger_kind(reason)
     ).inc()
+
+
+async def ask(memo: Any, model: MLModel, request: retrain_requests.RetrainRequest) -> None:
+    await memo.kube.aannotate(
+        constants.MLMODEL_PLURAL,
+        model.namespace,
+        model.name,
+        {retrain_requests.ANNOTATION: request.encode()},
+    )
 
 
 async def follow_request(
@@ -289,36 +332,29 @@ async def follow_request(
 ) -> bool:
     """Record the run the last request started; ask again if the request was lost. True when
     this tick did something."""
-    last, taken = policy.status.last_trigger, model.status.retrain_request
+    last, taken = policy.status.last_trigger, model.status.retrain_requests
     run = model.status.training
-    started = run.run if run is not None and run.request == taken else None
-    unrecorded = retrain_requests.policy_request_id(policy.name, policy.status.trigger_count + 1)
-    if taken == unrecorded:
-        # Our request started a run but our status patch was lost (restart): adopt it.
-        patch.status["triggerCount"] = policy.status.trigger_count + 1
-        patch.status["runsStarted"] = policy.status.runs_started + 1
-        patch.status["lastTrigger"] = {
-            "time": (run.started_at if run and run.started_at else datetime.now(UTC)).isoformat(),
-            "reason": run.trigger[:1024] if run and started else "recovered after a restart",
-            "request": taken,
-            "run": started,
-        }
+    unrecorded = request_for(policy, policy.status.trigger_count + 1, "").id
+    if unrecorded in taken:
+        # Our request was made and taken, but our own status patch was lost (a restart right
+        # after firing): count it now, with what the lost patch would have said.
+        started = run.run if run is not None and run.request == unrecorded else "(superseded)"
+        reason = run.trigger if run is not None and run.request == unrecorded else "(restart)"
+        when = run.started_at if run is not None and run.started_at else datetime.now(UTC)
+        fields = fired_fields(policy, reason, now=when)
+        fields["lastTrigger"]["run"] = started
+        fields |= {"runsStarted": policy.status.runs_started + 1, "consecutiveDriftChecks": 0}
+        for key, value in fields.items():
+            patch.status[key] = value
         return True
     if last is None or last.request is None or last.run is not None:
         return False
-    if taken == last.request:
-        patch.status["lastTrigger"] = {**last.to_k8s(), "run": started or "(superseded)"}
+    if last.request in taken:
+        started = run.run if run is not None and run.request == last.request else "(superseded)"
+        patch.status["lastTrigger"] = {**last.to_k8s(), "run": started}
         patch.status["runsStarted"] = policy.status.runs_started + 1
         kopf.info(body, reason="RetrainStarted", message=f"{last.request} started {started}.")
         return True
-    if pending is None:
-        request = retrain_requests.RetrainRequest(
-            id=last.request, reason=last.reason, auto_promote=policy.spec.auto_promote
-        )
-        await memo.kube.aannotate(
-            constants.MLMODEL_PLURAL,
-            model.namespace,
-            model.name,
-            {retrain_requests.ANNOTATION: request.encode()},
-        )
+    if pending is None:  # the annotation was lost (or removed by hand): ask again, same id
+        await ask(memo, model, request_for(policy, policy.status.trigger_count, last.reason))
     return True

@@ -36,6 +36,7 @@ from pace.adapters import kube_api
 from pace.localstack import processes
 
 log = logging.getLogger("pace.serving")
+DRAIN_SECONDS = 2.0  # a replaced microservice finishes the requests already sent to it
 MODEL_DIR = Path(__file__).parent / "seldon_model"
 REGISTRY = prometheus_client.CollectorRegistry()
 REQUESTS = prometheus_client.Histogram(
@@ -167,6 +168,7 @@ class Runtime:
         self.pending: set[asyncio.Task[None]] = set()
         # Microservices spawned but not ready yet (started in worker threads): stopped too.
         self.starting: set[int] = set()
+        self.retiring: set[int] = set()  # replaced or removed, stopped after DRAIN_SECONDS
         self.closing = False
         self.lock = threading.Lock()
 
@@ -205,16 +207,31 @@ class Runtime:
                     fresh = await asyncio.to_thread(self._start, dep, name, uri, method)
                     dep.predictors[name] = fresh
                     if running is not None:
-                        processes.stop(running.server.pid)
+                        self._retire(running)
                 dep.predictors[name].log_url = (graph.get("logger") or {}).get("url")
             for name in set(dep.predictors) - set(wanted):
-                processes.stop(dep.predictors.pop(name).server.pid)
+                self._retire(dep.predictors.pop(name))
             dep.weights = {n: int(p.get("traffic", 0)) for n, p in wanted.items()}
             for n, w in dep.weights.items():
                 WEIGHT.labels(namespace=key[0], deployment_name=key[1], predictor_name=n).set(w)
         for key in set(self.deployments) - seen:
             for pred in self.deployments.pop(key).predictors.values():
-                processes.stop(pred.server.pid)
+                self._retire(pred)
+
+    def _retire(self, pred: Predictor) -> None:
+        """Stop a predictor no longer routed to, after requests already sent to it finished."""
+        with self.lock:
+            self.retiring.add(pred.server.pid)
+
+        async def drain_then_stop() -> None:
+            await asyncio.sleep(DRAIN_SECONDS)
+            await asyncio.to_thread(processes.stop, pred.server.pid)
+            with self.lock:
+                self.retiring.discard(pred.server.pid)
+
+        task = asyncio.get_running_loop().create_task(drain_then_stop())
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     def _spawned(self, server: processes.Server) -> None:
         with self.lock:
@@ -251,7 +268,7 @@ class Runtime:
         is quick)."""
         with self.lock:
             self.closing = True
-            starting = list(self.starting)
+            starting = list(self.starting | self.retiring)
         processes.stop_many(
             [
                 pred.server.pid

@@ -35,6 +35,7 @@ from tests.e2e.test_canary_rollout import Traffic
 from tests.e2e.test_train_and_register import operator_env, wine
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
+from tests.servers.rbac import operator_kubeconfig
 from tests.servers.serving import ServingRuntime, running_prometheus
 
 PLURALS = {
@@ -113,6 +114,8 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
     prom_info = next(prom)
     env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
     env |= {
+        # Least privilege: the operator signs in as the ServiceAccount of manifests/rbac.
+        "KUBECONFIG": operator_kubeconfig(kube_cluster, namespace, tmp_path / "rbac"),
         "PACE_PROMETHEUS_URL": prom_info.url,
         "PACE_SERVING_GATEWAY": serving.url,
         "PACE_INFERENCE_SINK_PORT": str(sink_port),
@@ -166,7 +169,7 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
     )
     traffic = Traffic(f"{serving.url}/seldon/{namespace}/wine/api/v1.0/predictions")
     try:
-        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env) as run_1:
             for name in ("wine", "strict", "held"):
                 eventually(
                     lambda n=name: (
@@ -235,7 +238,7 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             "wine",
             {"status": {"triggerCount": 0, "lastTrigger": None, "consecutiveDriftChecks": 1}},
         )
-        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env) as run_2:
             started = eventually(
                 lambda: (
                     (s := status(kube_cluster, namespace, "RetrainPolicy", "wine"))
@@ -356,6 +359,10 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
     finally:
         traffic.stop.set()
         next(prom, None)
+
+    # Nothing the loop needed was refused to the operator's ServiceAccount.
+    for output in (run_1.output, run_2.output):
+        assert "Forbidden" not in output
 
     # The audit trail, read back through `pace history`.
     loop = history(namespace, "wine", cli_env)

@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn.datasets import load_wine
 
 from pace.adapters.object_store import ObjectStore, S3Settings
+from pace.adapters.prometheus_api import PrometheusApi
 from pace.api import constants
 from pace.localstack import processes
 from pace.localstack.minio import MinioInfo
@@ -79,6 +80,37 @@ def stages(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
 def model_drift(cluster: Cluster, namespace: str) -> dict[str, Any]:
     conditions = status(cluster, namespace, "MLModel", "wine").get("conditions", [])
     return next((c for c in conditions if c["type"] == "DriftDetected"), {"status": None})
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "manifests" / "grafana" / "pace-dashboard.json"
+MAY_BE_EMPTY = {"Reconcile errors"}  # no reconcile failed in this loop
+
+
+def check_dashboard(prometheus: PrometheusApi, namespace: str) -> None:
+    """Every variable and panel query of the dashboard is valid PromQL with the variables of
+    the wine model substituted, and returns series (but for MAY_BE_EMPTY)."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    values = {"$namespace": namespace, "$model": "wine", "$monitor": "wine"}
+
+    def substitute(expr: str) -> str:
+        for name, value in values.items():
+            expr = expr.replace(name, value)
+        return expr
+
+    now = time.time()
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        inner = variable["query"]["query"].removeprefix("label_values(").rsplit(",", 1)
+        selector, label = substitute(inner[0]), inner[1].strip(" )")
+        found = prometheus.query_range(selector, start=now - 60, end=now, step=5)
+        assert any(series.labels.get(label) for series in found), variable["name"]
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            found = prometheus.query_range(
+                substitute(target["expr"]), start=now - 120, end=now, step=5
+            )
+            assert found or panel["title"] in MAY_BE_EMPTY, panel["title"]
 
 
 def pace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -356,6 +388,8 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
                 timeout=60,
                 what="held v2 promoted by request",
             )
+            # The Grafana dashboard's queries, against this Prometheus after the loop.
+            check_dashboard(PrometheusApi(prom_info.url), namespace)
     finally:
         traffic.stop.set()
         next(prom, None)

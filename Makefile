@@ -48,14 +48,15 @@ lock: $(UV) ## Re-resolve the lock files (uv.lock, operator/requirements-serving
 	$(UV) pip compile --python-version 3.12 --generate-hashes -q operator/requirements-serving.in -o operator/requirements-serving.lock
 
 .PHONY: controlplane
-controlplane: $(VENV)/.installed ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and MinIO into ~/.cache/pace (skipped when cached)
+controlplane: $(VENV)/.installed ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, MinIO and helm into ~/.cache/pace (skipped when cached)
 	$(PY) -m pace.localstack.binaries build
 
 ##@ Development
 
 .PHONY: crds
-crds: $(VENV)/.installed ## Regenerate crds/ from the pydantic models
+crds: $(VENV)/.installed ## Regenerate crds/ (and the chart's copy) from the pydantic models
 	$(VENV)/bin/pace crds --out crds
+	$(VENV)/bin/pace crds --out charts/pace/crds
 
 .PHONY: fmt
 fmt: $(VENV)/.installed ## Format and auto-fix
@@ -68,6 +69,7 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pace crds --out crds --check
+	$(VENV)/bin/pace crds --out charts/pace/crds --check
 
 .PHONY: test
 test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)

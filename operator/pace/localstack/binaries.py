@@ -31,6 +31,7 @@ from pathlib import Path
 KUBERNETES_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.16"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"  # github.com/minio/minio, newest on the proxy
+HELM_VERSION = "v3.22.0"  # renders and lints charts/pace in the tests
 
 _STAGING_RE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/")
 _ETCD_SIBLING_RE = re.compile(r"^\s*(go\.etcd\.io/etcd/[\w./-]+)\s+=>\s+\.\./")
@@ -60,7 +61,8 @@ KUBERNETES = Toolset(
 )
 ETCD = Toolset("etcd", ETCD_VERSION, ("etcd",))
 MINIO = Toolset("minio", MINIO_VERSION, ("minio",))
-ALL = (ETCD, KUBERNETES, MINIO)
+HELM = Toolset("helm", HELM_VERSION, ("helm",))
+ALL = (ETCD, KUBERNETES, MINIO, HELM)
 
 
 def cache_dir() -> Path:
@@ -190,6 +192,10 @@ def build(toolset: Toolset, cache: Path, *, force: bool = False) -> Path:
         main = "go.etcd.io/etcd/server/v3"
         siblings = etcd_siblings(_download_gomod(main, toolset.version, env, work), toolset.version)
         packages = [main]
+    elif toolset is HELM:
+        main = "helm.sh/helm/v3"
+        siblings = {}
+        packages = [f"{main}/cmd/helm"]
     else:
         main = "github.com/minio/minio"
         siblings = {}
@@ -228,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the pinned binaries into the cache")
     b.add_argument(
-        "names", nargs="*", help="toolsets to build: etcd, kubernetes, minio (default: all)"
+        "names", nargs="*", help="toolsets to build: etcd, kubernetes, minio, helm (default: all)"
     )
     b.add_argument("--force", action="store_true", help="rebuild even when cached")
     sub.add_parser("where", help="print where each binary is")

@@ -1,0 +1,124 @@
+"""charts/pace: helm (built from the Go module proxy) lints and renders it, the real
+kube-apiserver accepts every rendered object (server-side dry run), its RBAC is exactly
+manifests/rbac's, and every setting it passes is one the operator reads."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pace.config import OperatorConfig
+from pace.localstack import binaries
+from tests.servers.kube_apiserver import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "pace"
+RBAC = ROOT / "manifests" / "rbac" / "operator.yaml"
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binaries.locate("helm")), *args], capture_output=True, text=True, check=False
+    )
+
+
+def render(namespace: str, *sets: str) -> list[dict[str, Any]]:
+    flags = [f"--set={s}" for s in sets]
+    result = helm("template", "pace", str(CHART), "--namespace", namespace, *flags)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, kind
+    return found[0]
+
+
+def test_chart_lints() -> None:
+    result = helm("lint", str(CHART))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_rendered_objects_are_accepted_by_the_api_server(
+    kube_cluster: Cluster, namespace: str
+) -> None:
+    rendered = helm(
+        "template",
+        "pace",
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--set=objectStore.endpoint=minio.storage:9000",
+        "--set=prometheus.url=http://prometheus:9090",
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    applied = subprocess.run(
+        [str(binaries.locate("kubectl")), "apply", "--dry-run=server", "-f", "-"],
+        input=rendered.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "KUBECONFIG": kube_cluster.kubeconfig},
+    )
+    assert applied.returncode == 0, applied.stderr
+    for kind in ("serviceaccount", "clusterrole", "role", "deployment", "service"):
+        assert re.search(rf"^{kind}[./].* \(server dry run\)$", applied.stdout, re.M), kind
+
+
+def test_rbac_is_the_least_privilege_manifest() -> None:
+    chart = render("pace-system")
+    manifest = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+    assert one(chart, "ClusterRole")["rules"] == one(manifest, "ClusterRole")["rules"]
+    assert one(chart, "Role")["rules"] == one(manifest, "Role")["rules"]
+    binding = one(chart, "ClusterRoleBinding")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "pace-operator", "namespace": "pace-system"}
+    ]
+
+
+def test_settings_are_the_operators_and_parse() -> None:
+    docs = render(
+        "mlops",
+        "objectStore.endpoint=minio.storage:9000",
+        "objectStore.credentialsSecret=keys",
+        "watchNamespaces={team-a,team-b}",
+    )
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    documented = set(re.findall(r"^\| (PACE_[A-Z0-9_]+) \|", _doc(), re.M))
+    assert set(env) <= documented
+    assert documented - set(env) == {"PACE_BIND_ADDRESS"}  # its default (all interfaces) fits
+    config = OperatorConfig.from_env(env)
+    assert config.s3_credentials_secret == ("mlops", "keys")
+    assert config.watch_namespaces == ("team-a", "team-b")
+    assert config.inference_log_url == "http://pace-operator.mlops.svc:9000/"
+    # Keys are referenced by Secret name only; the Role may read that one Secret.
+    assert one(docs, "Role")["rules"][0]["resourceNames"] == ["keys"]
+    assert not any("secretKey" in str(v) for v in env.values())
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["pipelines.backend=kfp"], "pipelines.kfpEndpoint is required"),
+        (["pipelines.backend=argo"], 'pipelines.backend must be local or kfp, not "argo"'),
+    ],
+)
+def test_bad_values_are_refused_by_name(values: list[str], message: str) -> None:
+    result = helm("template", "pace", str(CHART), *[f"--set={v}" for v in values])
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def _doc() -> str:
+    import pace.config
+
+    return pace.config.__doc__ or ""

@@ -22,6 +22,7 @@ from pace.localstack import processes, serving
 from tests.bench.results import record
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually
+from tests.servers.serving import create_seldon_deployment
 
 ROWS = load_wine(as_frame=True).frame.drop(columns=["target"])
 SEQUENTIAL = 300
@@ -91,32 +92,7 @@ def test_router_versus_direct(
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     kube_cluster.core.create_namespace({"metadata": {"name": namespace}})
     try:
-        kube_cluster.custom.create_namespaced_custom_object(
-            "machinelearning.seldon.io",
-            "v1",
-            namespace,
-            "seldondeployments",
-            {
-                "apiVersion": "machinelearning.seldon.io/v1",
-                "kind": "SeldonDeployment",
-                "metadata": {"name": "wine"},
-                "spec": {
-                    "predictors": [
-                        {
-                            "name": "main",
-                            "traffic": 100,
-                            "graph": {
-                                "name": "model",
-                                "modelUri": model_uri,
-                                "parameters": [
-                                    {"name": "method", "type": "STRING", "value": "predict_proba"}
-                                ],
-                            },
-                        }
-                    ]
-                },
-            },
-        )
+        create_seldon_deployment(kube_cluster, namespace, "wine", model_uri)
         routed = f"{runtime.url}/seldon/{namespace}/wine/api/v1.0/predictions"
 
         def answers() -> bool:

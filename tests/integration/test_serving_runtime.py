@@ -17,7 +17,7 @@ from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.localstack import processes
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually
-from tests.servers.serving import start_serving_runtime
+from tests.servers.serving import create_seldon_deployment, start_serving_runtime
 
 
 def microservices_serving(uri: str) -> list[int]:
@@ -49,30 +49,7 @@ def test_runtime_stopped_while_a_microservice_starts_leaves_none(
     uri = store.uri(prefix)
     runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
     try:
-        kube_cluster.custom.create_namespaced_custom_object(
-            "machinelearning.seldon.io",
-            "v1",
-            namespace,
-            "seldondeployments",
-            {
-                "apiVersion": "machinelearning.seldon.io/v1",
-                "kind": "SeldonDeployment",
-                "metadata": {"name": "iris"},
-                "spec": {
-                    "predictors": [
-                        {
-                            "name": "main",
-                            "traffic": 100,
-                            "graph": {
-                                "name": "classifier",
-                                "implementation": "SKLEARN_SERVER",
-                                "modelUri": uri,
-                            },
-                        }
-                    ]
-                },
-            },
-        )
+        create_seldon_deployment(kube_cluster, namespace, "iris", uri)
         spawned = eventually(
             lambda: microservices_serving(uri), timeout=60, interval=0.05, what="a spawn"
         )

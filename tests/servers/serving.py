@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pace.adapters.object_store import S3Settings
 from pace.localstack import processes, prometheus, serving
@@ -25,3 +26,33 @@ def running_prometheus(
         yield info
     finally:
         processes.stop(info.pid)
+
+
+def create_seldon_deployment(
+    cluster: Any, namespace: str, name: str, model_uri: str, *, method: str = "predict_proba"
+) -> None:
+    """A one-predictor SeldonDeployment (main, 100 %) serving the model folder at model_uri."""
+    cluster.custom.create_namespaced_custom_object(
+        "machinelearning.seldon.io",
+        "v1",
+        namespace,
+        "seldondeployments",
+        {
+            "apiVersion": "machinelearning.seldon.io/v1",
+            "kind": "SeldonDeployment",
+            "metadata": {"name": name},
+            "spec": {
+                "predictors": [
+                    {
+                        "name": "main",
+                        "traffic": 100,
+                        "graph": {
+                            "name": "model",
+                            "modelUri": model_uri,
+                            "parameters": [{"name": "method", "type": "STRING", "value": method}],
+                        },
+                    }
+                ]
+            },
+        },
+    )

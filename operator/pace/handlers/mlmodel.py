@@ -77,16 +77,8 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     ]
     updates += _first_visit(model, generation=generation, now=now, can_train=memo.store is not None)
     if memo.store is not None:
-        run = await _maybe_start_run(model, memo, now=now)
+        run = await _start_run(model, memo, patch, now=now)
         if run is not None:
-            await auditing.append_for_model(
-                memo,
-                model,
-                patch,
-                [audit.run_started(run, serving=model.status.serving_version)],
-                now=now,
-            )
-            patch.status["training"] = run.to_patch()
             updates.append(training_runs.training_condition(run, generation=generation, now=now))
     reporting.report_model(
         body=body,
@@ -117,13 +109,33 @@ def _first_visit(
     ]
 
 
-async def _maybe_start_run(model: MLModel, memo: Any, *, now: datetime) -> TrainingRun | None:
+async def _start_run(
+    model: MLModel,
+    memo: Any,
+    patch: kopf.Patch,
+    *,
+    now: datetime,
+    request: retrain_requests.RetrainRequest | None = None,
+) -> TrainingRun | None:
+    """Start the run the spec (or a retrain request) calls for, if any: submit it, record it
+    in the audit log, and put it in status.training."""
     hash_ = spec_hash.spec_hash(model.spec)
-    start = training_runs.decide_start(model.status, model=model.name, spec_hash=hash_)
+    start = training_runs.decide_start(
+        model.status,
+        model=model.name,
+        spec_hash=hash_,
+        retrain_reason=request.reason if request else None,
+    )
     if start is None:
         return None
     run = training_runs.new_run(start, spec_hash=hash_, backend=memo.backend.name, now=now)
+    if request is not None:
+        run = run.model_copy(update={"request": request.id, "auto_promote": request.auto_promote})
     await _submit(model, run, memo)
+    await auditing.append_for_model(
+        memo, model, patch, [audit.run_started(run, serving=model.status.serving_version)], now=now
+    )
+    patch.status["training"] = run.to_patch()
     return run
 
 
@@ -293,18 +305,8 @@ async def _take_retrain_request(
         return False  # taken when the run in flight ends
     if model.status.candidate_version is not None:
         return False  # taken once the candidate is promoted or rolled back
-    hash_ = spec_hash.spec_hash(model.spec)
-    start = training_runs.decide_start(
-        model.status, model=model.name, spec_hash=hash_, retrain_reason=request.reason
-    )
-    assert start is not None  # a retrain reason always starts a run when none is in flight
-    run = training_runs.new_run(start, spec_hash=hash_, backend=memo.backend.name, now=now)
-    run = run.model_copy(update={"request": request.id, "auto_promote": request.auto_promote})
-    await _submit(model, run, memo)
-    await auditing.append_for_model(
-        memo, model, patch, [audit.run_started(run, serving=model.status.serving_version)], now=now
-    )
-    patch.status["training"] = run.to_patch()
+    run = await _start_run(model, memo, patch, now=now, request=request)
+    assert run is not None  # a retrain reason always starts a run when none is in flight
     patch.status["retrainRequests"] = retrain_requests.remember(
         model.status.retrain_requests, request.id
     )

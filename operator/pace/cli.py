@@ -63,6 +63,24 @@ def _local(action: str) -> int:
     return 0
 
 
+def _rollback_problem(namespace: str, model: str, target: str) -> str | None:
+    """Why ``target`` cannot be rolled back to, read from the model's status (the operator
+    checks again when it acts)."""
+    from pace.adapters import kube_api
+    from pace.api import constants
+    from pace.api.mlmodel import MLModelStatus
+    from pace.core import rollout
+
+    obj = kube_api.KubeApi(kube_api.load_client()).get_object(
+        constants.MLMODEL_PLURAL, namespace, model
+    )
+    if obj is None:
+        return f"MLModel {namespace}/{model} not found"
+    current = MLModelStatus.model_validate(obj.get("status") or {})
+    problem = rollout.rollback_target_problem(current, target)
+    return f"{namespace}/{model}: {problem}" if problem else None
+
+
 def _request(namespace: str, model: str, annotation: str, value: str, what: str) -> int:
     """Ask the operator for a manual action (an annotation it acts on once)."""
     from kubernetes.client.exceptions import ApiException
@@ -174,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "crds":
         return _crds(args.out, check=args.check)
     if args.command in ("promote", "rollback"):
-        action = args.command if not getattr(args, "to", None) else f"rollback:{args.to}"
+        target = getattr(args, "to", None)
+        if target and (problem := _rollback_problem(args.namespace, args.model, target)):
+            print(f"pace rollback: {problem}", file=sys.stderr)
+            return 2
+        action = args.command if not target else f"rollback:{target}"
         return _request(args.namespace, args.model, f"{GROUP}/action", action, action)
     if args.command == "retrain":
         return _retrain(args.namespace, args.model, args.reason, auto_promote=not args.hold)

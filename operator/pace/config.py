@@ -18,6 +18,7 @@
 | PACE_SERVING_SECRET | pace-s3 | Secret in the model's namespace for model artifacts |
 | PACE_INFERENCE_LOG_URL | (none) | where predictors post request/response logs |
 | PACE_INFERENCE_SINK_PORT | (none) | serve the inference log sink on this port |
+| PACE_MAX_TRAINING_RUNS | 0 (CPUs, capped by memory) | training runs at a time; more wait Queued |
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from pace.core import training_queue
 
 
 class ConfigError(ValueError):
@@ -40,6 +43,33 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise ConfigError(f"{name}={value} is outside 0-65535")
+    return value
+
+
+def _available_memory() -> int:
+    """Bytes the operator may use: its cgroup's limit, else the machine's memory."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < 2**60:
+            return int(raw)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _max_training_runs(env: Mapping[str, str]) -> int:
+    raw = env.get("PACE_MAX_TRAINING_RUNS", "").strip()
+    if raw in ("", "0"):
+        return training_queue.default_limit(
+            cpus=len(os.sched_getaffinity(0)), memory_bytes=_available_memory()
+        )
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"PACE_MAX_TRAINING_RUNS={raw!r} is not a whole number") from None
+    if not 1 <= value <= 1000:
+        raise ConfigError(f"PACE_MAX_TRAINING_RUNS={value} is outside 1-1000")
     return value
 
 
@@ -63,6 +93,7 @@ class OperatorConfig:
     serving_secret: str = "pace-s3"
     inference_log_url: str | None = None
     inference_sink_port: int | None = None
+    max_training_runs: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -102,6 +133,7 @@ class OperatorConfig:
             serving_gateway=env.get("PACE_SERVING_GATEWAY", cls.serving_gateway),
             serving_secret=env.get("PACE_SERVING_SECRET", cls.serving_secret),
             inference_log_url=env.get("PACE_INFERENCE_LOG_URL") or None,
+            max_training_runs=_max_training_runs(env),
             inference_sink_port=(
                 _port(env, "PACE_INFERENCE_SINK_PORT", 0)
                 if env.get("PACE_INFERENCE_SINK_PORT")

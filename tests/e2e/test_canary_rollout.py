@@ -300,8 +300,57 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
             assert stages == {"v1": "production", "v2": "archived", "v3": "rejected"}
             main = sdep(kube_cluster, namespace, "wine")["spec"]["predictors"][0]  # type: ignore[index]
             assert main["labels"]["mlops.pace.dev/version"] == "v1"
-            annotations = get(kube_cluster, namespace, "wine")["metadata"]["annotations"]
+            annotations = get(kube_cluster, namespace, "wine")["metadata"].get("annotations") or {}
             assert "mlops.pace.dev/action" not in annotations
+
+            # A rejected version is never a rollback target: the command refuses it, and so
+            # does the operator when the annotation is set by hand.
+            refused = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pace.cli",
+                    "rollback",
+                    "wine",
+                    "-n",
+                    namespace,
+                    "--to",
+                    "v3",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "KUBECONFIG": kube_cluster.kubeconfig},
+            )
+            assert refused.returncode == 2, refused.stdout
+            assert "'v3' is rejected" in refused.stderr
+            kube_cluster.custom.patch_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.MLMODEL_PLURAL,
+                "wine",
+                {"metadata": {"annotations": {"mlops.pace.dev/action": "rollback:v3"}}},
+            )
+            invalid = eventually(
+                lambda: [
+                    e
+                    for e in kube_cluster.core.list_namespaced_event(namespace).items
+                    if e.involved_object.name == "wine" and e.reason == "InvalidAction"
+                ],
+                what="the operator refusing rollback:v3",
+            )
+            assert "'v3' is rejected" in invalid[0].message
+            eventually(
+                lambda: (
+                    "mlops.pace.dev/action"
+                    not in (
+                        get(kube_cluster, namespace, "wine")["metadata"].get("annotations") or {}
+                    )
+                ),
+                what="the refused action removed",
+            )
+            assert status(kube_cluster, namespace)["servingVersion"] == "v1"
     finally:
         traffic.stop.set()
         next(prom, None)

@@ -259,7 +259,7 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             request = fired["lastTrigger"]["request"]
             assert request.startswith("wine#1@")
 
-        # The operator stopped right after firing. Say the policy's status patch was lost in
+        # The operator stopped right after firing. Say the policy's status patches were lost in
         # that restart (kopf writes it after the request): the restarted operator finds its
         # request taken by the model and counts it — no second firing, one v2 run.
         kube_cluster.custom.patch_namespaced_custom_object_status(
@@ -268,7 +268,14 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             namespace,
             constants.RETRAIN_POLICY_PLURAL,
             "wine",
-            {"status": {"triggerCount": 0, "lastTrigger": None, "consecutiveDriftChecks": 1}},
+            {
+                "status": {
+                    "triggerCount": 0,
+                    "lastTrigger": None,
+                    "consecutiveDriftChecks": 1,
+                    "runsStarted": 0,
+                }
+            },
         )
         with running_operator(namespace, metrics_port=metrics_port, env_extra=env) as run_2:
             started = eventually(

@@ -10,6 +10,7 @@ import base64
 import copy
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,10 @@ def test_models_train_register_and_gate(
 def test_only_training_changes_start_a_new_run(
     kube_cluster: Cluster, namespace: str, trainer: tuple[KopfRunner, ObjectStore]
 ) -> None:
+    """Serving changes start no run; a training change does. Then the rollout lifecycle
+    without Prometheus: the canary holds (one event, one audit record, a write per interval,
+    not per tick), a training change mid-canary supersedes it, and the progress deadline ends
+    a canary that never gets a verdict."""
     _runner, store = trainer
     kube_cluster.custom.create_namespaced_custom_object(
         constants.GROUP,
@@ -243,6 +248,8 @@ def test_only_training_changes_start_a_new_run(
             dataset={"uri": "sklearn://iris", "target": "target"},
             training={"algorithm": "decision_tree", "hyperparameters": {"max_depth": 3}},
             explainability={"samples": 20},
+            # Every version is a candidate (the rollout is what this test follows).
+            qualityGates={"metrics": [{"metric": "accuracy", "min": 0.5}], "minDelta": -1},
         ),
     )
     eventually(
@@ -254,13 +261,10 @@ def test_only_training_changes_start_a_new_run(
     first = get(kube_cluster, namespace, "iris")["status"]["training"]
 
     # Canary settings only: no new run.
-    kube_cluster.custom.patch_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
+    patch_spec(
+        kube_cluster,
         namespace,
-        constants.MLMODEL_PLURAL,
-        "iris",
-        {"spec": {"serving": {"canary": {"steps": [50, 100]}}}},
+        {"serving": {"canary": {"steps": [50, 100], "interval": "3s", "progressDeadline": "1h"}}},
     )
     eventually(
         lambda: get(kube_cluster, namespace, "iris")["status"]["observedGeneration"] == 2,
@@ -268,15 +272,8 @@ def test_only_training_changes_start_a_new_run(
     )
     assert get(kube_cluster, namespace, "iris")["status"]["training"]["run"] == first["run"]
 
-    # A hyperparameter: a new run registers v2.
-    kube_cluster.custom.patch_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.MLMODEL_PLURAL,
-        "iris",
-        {"spec": {"training": {"hyperparameters": {"max_depth": 2}}}},
-    )
+    # A hyperparameter: a new run registers v2, which becomes the canary.
+    patch_spec(kube_cluster, namespace, {"training": {"hyperparameters": {"max_depth": 2}}})
     eventually(
         lambda: get(kube_cluster, namespace, "iris")["status"]["training"]["run"] != first["run"],
         what="a second run",
@@ -294,6 +291,100 @@ def test_only_training_changes_start_a_new_run(
     assert [v["version"] for v in versions] == ["v1", "v2"]
     assert versions[0]["specHash"] != versions[1]["specHash"]
     assert store.exists(f"models/{namespace}/iris/versions/v2/lineage.json")
+
+    # No Prometheus: the canary holds, says why once, and writes once per interval.
+    status = eventually(
+        lambda: (
+            ((s := get(kube_cluster, namespace, "iris")["status"]).get("canary") or {}).get(
+                "holding"
+            )
+            == "MetricsUnavailable"
+            and s
+        ),
+        what="the canary holding for lack of metrics",
+    )
+    assert status["candidateVersion"] == "v2"
+    assert conditions({"status": status})["CanaryHealthy"]["reason"] == "Progressing"
+    writes_before = _status_writes()
+    time.sleep(12)  # four 3 s intervals
+    writes = _status_writes() - writes_before
+    assert 2 <= writes <= 6, f"{writes} status writes in 12 s of holding (interval 3 s)"
+    held = [
+        e
+        for e in kube_cluster.core.list_namespaced_event(namespace).items
+        if e.involved_object.name == "iris" and e.reason == "MetricsUnavailable"
+    ]
+    assert len(held) == 1, held
+    assert held[0].type == "Warning"
+    assert (held[0].count or 1) == 1
+    audit_keys = [k for k in store.list(f"audit/{namespace}/iris/") if "MetricsUnavailable" in k]
+    assert len(audit_keys) == 1, audit_keys
+
+    # A training change mid-canary: v2 is superseded (main only again), v3 trains.
+    patch_spec(kube_cluster, namespace, {"training": {"hyperparameters": {"max_depth": 4}}})
+    status = eventually(
+        lambda: (
+            (s := get(kube_cluster, namespace, "iris")["status"])["training"]["version"] == "v3"
+            and s
+        ),
+        what="v3 queued after the supersede",
+    )
+    stages = {v["version"]: v["stage"] for v in status["versions"]}
+    assert stages == {"v1": "production", "v2": "superseded"}, stages
+    assert status.get("candidateVersion") is None
+    assert status.get("canary") is None
+    sdep = kube_cluster.custom.get_namespaced_custom_object(
+        "machinelearning.seldon.io", "v1", namespace, "seldondeployments", "iris"
+    )
+    assert [p["name"] for p in sdep["spec"]["predictors"]] == ["main"]
+    assert conditions({"status": status})["CanaryHealthy"]["reason"] == "Superseded"
+
+    # v3 canaries with a short progress deadline: no verdict ever comes, so it is rolled back.
+    patch_spec(kube_cluster, namespace, {"serving": {"canary": {"progressDeadline": "8s"}}})
+    status = eventually(
+        lambda: (
+            (s := get(kube_cluster, namespace, "iris")["status"])
+            .get("versions", [{}])[-1]
+            .get("stage")
+            == "rejected"
+            and s
+        ),
+        timeout=RUN_TIMEOUT,
+        interval=1.0,
+        what="v3 rolled back at its progress deadline",
+    )
+    assert status["versions"][-1]["version"] == "v3"
+    assert status["servingVersion"] == "v1"
+    canary_healthy = conditions({"status": status})["CanaryHealthy"]
+    assert (canary_healthy["status"], canary_healthy["reason"]) == (
+        "False",
+        "ProgressDeadlineExceeded",
+    )
+    assert "progressDeadline 8s" in canary_healthy["message"]
+
+
+def _status_writes() -> float:
+    from pace.adapters import metrics
+
+    value = metrics.REGISTRY.get_sample_value(
+        "pace_status_writes_total", {"kind": constants.MLMODEL_KIND}
+    )
+    return value or 0.0
+
+
+def patch_spec(cluster: Cluster, namespace: str, spec: dict[str, Any]) -> None:
+    cluster.custom.patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        "iris",
+        {"spec": spec},
+    )
+
+
+def store_of(settings: S3Settings) -> ObjectStore:
+    return ObjectStore(settings)
 
 
 def test_restart_mid_run_does_not_start_another(
@@ -332,6 +423,12 @@ def test_restart_mid_run_does_not_start_another(
     assert status["training"]["attempts"] == 1
     assert status["training"]["state"] == "Succeeded"
     assert [v["version"] for v in status["versions"]] == ["v1"]
-    runs = list((tmp_path / "p" / "runs" / namespace).iterdir())
-    assert [r.name for r in runs] == [before["run"]]
-    assert json.loads((runs[0] / "status.json").read_text())["attempt"] == 1
+    # One run was started, and its folder was removed once v1 was recorded.
+    started = [
+        k for k in store_of(s3_settings).list(f"audit/{namespace}/wine/") if "TrainingStarted" in k
+    ]
+    assert len(started) == 1, started
+    eventually(
+        lambda: not any((tmp_path / "p" / "runs" / namespace).iterdir()),
+        what="the finished run's folder removed",
+    )

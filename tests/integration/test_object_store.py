@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,3 +156,35 @@ def test_objects_modified_after_a_time(store: ObjectStore) -> None:
     assert [key for key, _ in everything] == ["incoming/a.csv"]
     stamp = everything[0][1]
     assert store.list_modified_after("incoming/", stamp) == []
+
+
+class CountingStore(ObjectStore):
+    """The real store, counting the objects it reads."""
+
+    reads: list[str]
+
+    def get(self, key: str) -> bytes:
+        self.reads.append(key)
+        return super().get(key)
+
+
+def test_new_rows_are_counted_once_per_object_version(s3_settings: S3Settings) -> None:
+    from pace.handlers.retrain_policy import count_new_rows
+
+    store = CountingStore(s3_settings)
+    store.reads = []
+    store.ensure_bucket()
+    store.put("fresh/a.csv", b"x\n1\n2\n")
+    store.put("fresh/b.csv", b"x\n1\n")
+    store.put("fresh/notes.txt", b"ignored")
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    rows, problems, counted = count_new_rows(store, "fresh/", since, {})
+    assert (rows, problems, sorted(store.reads)) == (3, [], ["fresh/a.csv", "fresh/b.csv"])
+    store.reads.clear()
+    rows, _problems, counted = count_new_rows(store, "fresh/", since, counted)
+    assert (rows, store.reads) == (3, [])  # nothing new: nothing read again
+    time.sleep(1.1)  # a new last-modified time
+    store.put("fresh/b.csv", b"x\n1\n2\n3\n4\n")
+    rows, _problems, counted = count_new_rows(store, "fresh/", since, counted)
+    assert (rows, store.reads) == (6, ["fresh/b.csv"])
+    assert len(counted) == 2  # the old version of b.csv is forgotten

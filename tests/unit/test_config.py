@@ -8,8 +8,18 @@ from pace.config import ConfigError, OperatorConfig
 
 def test_defaults() -> None:
     config = OperatorConfig.from_env({})
-    assert config == OperatorConfig()
+    # The training limit defaults to what the machine has (CPUs, capped by memory).
+    assert config.max_training_runs >= 1
+    assert config == OperatorConfig(max_training_runs=config.max_training_runs)
     assert "--all-namespaces" in kopf_args(config, [])
+
+
+def test_training_limit() -> None:
+    assert OperatorConfig.from_env({"PACE_MAX_TRAINING_RUNS": "3"}).max_training_runs == 3
+    assert OperatorConfig.from_env({"PACE_MAX_TRAINING_RUNS": "0"}) == OperatorConfig.from_env({})
+    for bad in ("many", "1001", "-2"):
+        with pytest.raises(ConfigError, match="PACE_MAX_TRAINING_RUNS"):
+            OperatorConfig.from_env({"PACE_MAX_TRAINING_RUNS": bad})
 
 
 def test_namespaces_and_ports() -> None:
@@ -27,6 +37,7 @@ def test_namespaces_and_ports() -> None:
     [
         ({"PACE_METRICS_PORT": "http"}, "PACE_METRICS_PORT"),
         ({"PACE_PROBE_PORT": "70000"}, "PACE_PROBE_PORT"),
+        ({"PACE_MAX_TRAINING_RUNS": "-1"}, "PACE_MAX_TRAINING_RUNS"),
     ],
 )
 def test_bad_value_is_named(env: dict[str, str], name: str) -> None:

@@ -19,6 +19,14 @@ from kubernetes.client.exceptions import ApiException
 from pace.api import constants
 
 
+class Conflict(Exception):
+    """The object changed since it was read (HTTP 409): read it again and decide again."""
+
+
+class Gone(Exception):
+    """The object no longer exists (HTTP 404)."""
+
+
 def load_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
     """An API client from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
     # The client reads $KUBECONFIG once at import; read it now instead.
@@ -131,6 +139,69 @@ class KubeApi:
             plural,
             name,
             {"metadata": {"annotations": annotations}},
+        )
+
+    def patch_conditional(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        patch: dict[str, Any],
+        *,
+        resource_version: str,
+        status: bool,
+    ) -> dict[str, Any]:
+        """Merge-patch one of our objects only if it is still at ``resource_version``.
+
+        ``status`` selects the status subresource (the patch then holds ``status``), otherwise
+        the object itself (metadata). Returns the stored object.
+
+        Raises:
+            Conflict: the object changed since it was read.
+            Gone: the object was deleted.
+        """
+        body = {
+            **patch,
+            "metadata": {**patch.get("metadata", {}), "resourceVersion": resource_version},
+        }
+        call = (
+            self.custom.patch_namespaced_custom_object_status
+            if status
+            else self.custom.patch_namespaced_custom_object
+        )
+        try:
+            stored: dict[str, Any] = call(
+                constants.GROUP, constants.VERSION, namespace, plural, name, body
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(
+                    f"{plural}/{namespace}/{name} changed since {resource_version}"
+                ) from None
+            if exc.status == 404:
+                raise Gone(f"{plural}/{namespace}/{name} no longer exists") from None
+            raise
+        return stored
+
+    async def apatch_conditional(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        patch: dict[str, Any],
+        *,
+        resource_version: str,
+        status: bool,
+    ) -> dict[str, Any]:
+        """`patch_conditional` in a worker thread."""
+        return await asyncio.to_thread(
+            self.patch_conditional,
+            plural,
+            namespace,
+            name,
+            patch,
+            resource_version=resource_version,
+            status=status,
         )
 
     async def aannotate(

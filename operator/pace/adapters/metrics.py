@@ -22,6 +22,18 @@ RECONCILE_ERRORS = prometheus_client.Counter(
     ["kind", "reason"],
     registry=REGISTRY,
 )
+STATUS_WRITES = prometheus_client.Counter(
+    "pace_status_writes_total",
+    "Conditional writes (status and annotations) made by the reconcilers, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+TRAINING_QUEUE = prometheus_client.Gauge(
+    "pace_training_queue_runs",
+    "Training runs waiting for a slot (state=queued) or holding one (state=running).",
+    ["state"],
+    registry=REGISTRY,
+)
 OBJECTS_READY = prometheus_client.Gauge(
     "pace_object_ready",
     "1 when the object's Ready condition is True, else 0.",

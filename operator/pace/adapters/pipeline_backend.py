@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -31,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pace.adapters import warm_steps
 from pace.core.pipeline_plan import RunRequest
 
 TERMINAL = ("Succeeded", "Failed")
@@ -94,9 +98,25 @@ class LocalBackend:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.steps_server: subprocess.Popen[bytes] | None = None
 
     def run_dir(self, request: RunRequest) -> Path:
         return self.root / request.namespace / request.run_name
+
+    def start_warm(self) -> bool:
+        """Start the warm step server (runs after this start warm); False if it did not come
+        up (runs then start cold, as before)."""
+        if self.steps_server is None or self.steps_server.poll() is not None:
+            self.steps_server = warm_steps.spawn_server(steps_socket(self.root))
+        return self.steps_server is not None
+
+    def stop_warm(self) -> None:
+        """Stop the server; runs it started go on (their remaining steps start cold)."""
+        if self.steps_server is not None and self.steps_server.poll() is None:
+            self.steps_server.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.steps_server.wait(10)
+        self.steps_server = None
 
     def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
         run_dir = self.run_dir(request)
@@ -108,6 +128,15 @@ class LocalBackend:
         (run_dir / "pipeline.yaml").write_bytes(ir_path.read_bytes())
         _write_status(run_dir, {"state": "Pending", "attempt": _attempt(run_dir) + 1})
         with open(run_dir / "worker.log", "ab") as log:
+            pid = warm_steps.start_worker(
+                run_dir,
+                socket_path=steps_socket(self.root),
+                log=log.fileno(),
+                env={**os.environ, **env},
+            )
+            if pid is not None:
+                (run_dir / "worker.pid").write_text(str(pid))
+                return
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -147,12 +176,28 @@ class LocalBackend:
             )
         return state
 
+    def remove(self, request: RunRequest) -> None:
+        """Delete a finished run's folder (its artifacts are in the registry by then)."""
+        run_dir = self.run_dir(request)
+        if self.status(request).state in TERMINAL:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
     def cancel(self, request: RunRequest) -> None:
         """Stop a running worker (used when a newer spec supersedes the run)."""
         pid = _worker_pid(self.run_dir(request))
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
+
+
+def steps_socket(root: Path) -> Path:
+    """The warm step server's socket for a runs folder (under /tmp when the folder's path is
+    too long for a Unix socket)."""
+    path = root / "warm-steps.sock"
+    if len(str(path)) < 100:
+        return path
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"pace-steps-{digest}.sock"
 
 
 def _attempt(run_dir: Path) -> int:
@@ -223,6 +268,20 @@ def _error_message(log: Path) -> str:
     return ""
 
 
+def _warm_tasks(socket_path: Path) -> None:
+    """Run each task in the warm step server when it answers (kfp.local's subprocess runner
+    otherwise): kfp.local calls ``run_local_subprocess(full_command)`` for every task."""
+    from kfp.local import subprocess_task_handler
+
+    cold = subprocess_task_handler.run_local_subprocess
+
+    def run_task(full_command: list[str]) -> int:
+        code = warm_steps.run_step(full_command, socket_path=socket_path, out=sys.stdout)
+        return cold(full_command) if code is None else code
+
+    subprocess_task_handler.run_local_subprocess = run_task
+
+
 def run_worker(run_dir: Path) -> int:
     """Body of the worker process: run the IR with kfp.local, keep status.json current."""
     from kfp import components, local
@@ -236,6 +295,7 @@ def run_worker(run_dir: Path) -> int:
     _write_status(run_dir, status)
     sys.stdout = _StepTracker(run_dir, status, sys.stdout)  # kfp.local logs tasks to stdout
     args = json.loads((run_dir / "args.json").read_text())
+    _warm_tasks(steps_socket(run_dir.parent.parent))
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(run_dir / "root"),
@@ -333,7 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     worker = sub.add_parser("worker", help="run one pipeline with kfp.local (internal)")
     worker.add_argument("--run-dir", type=Path, required=True)
+    steps = sub.add_parser("serve-steps", help="the warm step fork server (internal)")
+    steps.add_argument("--socket", type=Path, required=True)
+    steps.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)
+    if args.command == "serve-steps":
+        warm_steps.serve(args.socket, worker=run_worker, parent=args.parent)
+        return 0
     return run_worker(args.run_dir)
 
 

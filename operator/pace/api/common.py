@@ -7,6 +7,7 @@ models by `pace.api.crd_schema`, which makes the models the single source of tru
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,6 +87,7 @@ class KubeObject(CamelModel):
     namespace: str
     uid: str = ""
     generation: int = 0
+    created: datetime | None = None
 
     @classmethod
     def from_body(cls, body: Any) -> Self:
@@ -101,6 +103,7 @@ class KubeObject(CamelModel):
                 "namespace": meta["namespace"],
                 "uid": meta.get("uid", ""),
                 "generation": meta.get("generation", 0),
+                "created": meta.get("creationTimestamp"),
                 "spec": dict(body.get("spec") or {}),
                 "status": dict(body.get("status") or {}),
             }

@@ -42,7 +42,7 @@ _DATASET_URI_RULE = (
 
 FeatureName = Annotated[str, Field(min_length=1, max_length=256)]
 Task = Literal["classification", "regression"]
-Stage = Literal["candidate", "canary", "production", "archived", "rejected"]
+Stage = Literal["candidate", "canary", "production", "archived", "rejected", "superseded"]
 Phase = Literal["Pending", "Training", "Validating", "Canary", "Serving", "Degraded", "Failed"]
 
 
@@ -284,6 +284,21 @@ class CanarySpec(CamelModel):
         description=("Failed analysis runs tolerated before the canary is rolled back."),
     )
     paused: bool = Field(False, description="Hold the canary at its current step.")
+    progress_deadline: str = Field(
+        "10m",
+        pattern=DURATION_PATTERN,
+        description=(
+            "How long a canary may hold without a verdict (no traffic reaching it, or no "
+            "metrics) before onProgressDeadline acts, e.g. 10m."
+        ),
+    )
+    on_progress_deadline: Literal["rollback", "promote"] = Field(
+        "rollback",
+        description=(
+            "What ends a canary stuck past progressDeadline: rollback (the candidate is "
+            "rejected) or promote (it is served without a verdict)."
+        ),
+    )
 
 
 class ServingSpec(CamelModel):
@@ -313,13 +328,22 @@ class CanaryState(CamelModel):
     checks_passed: int = Field(0, ge=0, description="Analysis runs passed at this version.")
     checks_failed: int = Field(0, ge=0, description="Analysis runs failed at this version.")
     last_step_time: datetime | None = Field(None, description="When the current step began.")
+    last_check_time: datetime | None = Field(None, description="When the analysis last ran.")
+    holding: str | None = Field(
+        None, description="Why the canary holds its step (NoTraffic, MetricsUnavailable, ...)."
+    )
+    holding_since: datetime | None = Field(
+        None, description="Since when it holds without a verdict (progressDeadline counts it)."
+    )
 
 
 class VersionRecord(CamelModel):
     """One trained version and where it stands."""
 
     version: str = Field(description="Version id, e.g. v3.")
-    stage: Stage = Field(description="candidate, canary, production, archived or rejected.")
+    stage: Stage = Field(
+        description="candidate, canary, production, archived, rejected or superseded."
+    )
     metrics: dict[str, float] = Field(
         default_factory=dict, description="Evaluation metrics of this version."
     )
@@ -331,7 +355,9 @@ class VersionRecord(CamelModel):
     trigger: str | None = Field(None, description="Why it was trained (create, drift, ...).")
 
 
-RunPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+RunPhase = Literal["Queued", "Pending", "Running", "Succeeded", "Failed", "Superseded"]
+IN_FLIGHT: tuple[RunPhase, ...] = ("Pending", "Running")
+ACTIVE: tuple[RunPhase, ...] = ("Queued", "Pending", "Running")
 
 
 class TrainingRun(CamelModel):
@@ -342,11 +368,21 @@ class TrainingRun(CamelModel):
     spec_hash: str = Field(description="Hash of the training spec the run was compiled from.")
     trigger: str = Field(description="Why it runs: create, spec-change, or a retrain reason.")
     backend: str = Field(description="Pipeline backend: local or kfp.")
-    state: RunPhase = Field(description="Pending, Running, Succeeded or Failed.")
+    state: RunPhase = Field(
+        description=(
+            "Queued (waiting for a slot), Pending, Running, Succeeded, Failed or Superseded "
+            "(a newer spec replaced it)."
+        )
+    )
+    position: int | None = Field(
+        None, ge=1, description="Place in the operator's training queue while Queued."
+    )
     step: str | None = Field(None, description="Pipeline step running now (or last run).")
     failed_step: str | None = Field(None, description="Step that failed, if any.")
     message: str | None = Field(None, description="Failure message or result summary.")
-    attempts: int = Field(1, ge=1, description="Submissions of this run (resubmitted if lost).")
+    attempts: int = Field(
+        1, ge=1, description="Submissions of this run (a lost run is resubmitted, at most 3)."
+    )
     request: str | None = Field(
         None, description="Retrain request that started the run (RetrainPolicy or pace retrain)."
     )
@@ -354,6 +390,9 @@ class TrainingRun(CamelModel):
         True, description="Roll the candidate out when it passes its gates; false waits."
     )
     started_at: datetime | None = Field(None, description="When the run was requested.")
+    submitted_at: datetime | None = Field(
+        None, description="When it was last submitted to the pipeline backend."
+    )
     finished_at: datetime | None = Field(None, description="When the run ended.")
 
 
@@ -379,7 +418,11 @@ class MLModelStatus(CamelModel):
     endpoint: str | None = Field(None, description="URL that serves predictions.")
     canary: CanaryState | None = Field(None, description="Progress of the current canary.")
     versions: list[VersionRecord] = Field(
-        default_factory=list, description="Every version, oldest first."
+        default_factory=list,
+        description=(
+            "Versions, oldest first: the newest 10, plus what serves or rolls out and the "
+            "newest 3 archived (rollback targets). Every version stays in the registry."
+        ),
     )
     training: TrainingRun | None = Field(None, description="The latest training run.")
     retrain_requests: list[str] = Field(

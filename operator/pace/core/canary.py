@@ -1,8 +1,11 @@
 """The canary state machine (pure): start, hold, advance, promote or roll back.
 
-Called by the MLModel canary timer with the state from status (restart-safe counters), the
+Called by the MLModel reconcile with the state from status (restart-safe counters), the
 canary spec, the analysis results and `now`. A first version with nothing serving goes
-straight to 100 %; Prometheus unreachable or no traffic holds the canary, it never promotes.
+straight to 100 %; Prometheus unreachable or no traffic holds the canary (it never promotes
+for lack of evidence) until ``progressDeadline``, when ``onProgressDeadline`` ends it. The
+analysis runs once per interval whatever its outcome (``lastCheckTime``), so a canary without
+metrics does not re-query, re-write or re-announce itself every tick.
 """
 
 from __future__ import annotations
@@ -54,11 +57,51 @@ def start(spec: CanarySpec, *, has_serving: bool, now: datetime) -> Decision:
     )
 
 
+HOLD_REASONS = ("NoTraffic", "MetricsUnavailable")
+
+
 def due(state: CanaryState, spec: CanarySpec, *, now: datetime) -> bool:
-    """Whether an interval has passed since the current step began (or the last check)."""
-    if state.last_step_time is None:
+    """Whether an interval has passed since the last analysis (or since the step began)."""
+    last = state.last_check_time or state.last_step_time
+    if last is None:
         return True
-    return (now - state.last_step_time).total_seconds() >= durations.seconds(spec.interval)
+    return (now - last).total_seconds() >= durations.seconds(spec.interval)
+
+
+def seconds_until_due(state: CanaryState, spec: CanarySpec, *, now: datetime) -> float:
+    last = state.last_check_time or state.last_step_time
+    if last is None:
+        return 0.0
+    return max(0.0, durations.seconds(spec.interval) - (now - last).total_seconds())
+
+
+def _hold(
+    state: CanaryState, spec: CanarySpec, reason: str, message: str, now: datetime
+) -> Decision:
+    """Hold without a verdict; past the progress deadline, end the canary as the spec says."""
+    # NoTraffic and MetricsUnavailable both mean "no verdict": the clock runs across both.
+    since = (state.holding_since if state.holding in HOLD_REASONS else None) or now
+    held = state.model_copy(
+        update={"last_check_time": now, "holding": reason, "holding_since": since}
+    )
+    waited = (now - since).total_seconds()
+    deadline = durations.seconds(spec.progress_deadline)
+    if waited >= deadline:
+        why = f"no verdict for {waited:.0f}s (progressDeadline {spec.progress_deadline}): {message}"
+        if spec.on_progress_deadline == "promote":
+            return Decision(
+                "Promote",
+                held.model_copy(update={"weight": 100, "step": len(spec.steps) - 1}),
+                "ProgressDeadlineExceeded",
+                f"Promoted by onProgressDeadline=promote after {why}",
+            )
+        return Decision(
+            "RollBack",
+            held.model_copy(update={"weight": 0}),
+            "ProgressDeadlineExceeded",
+            f"Rolled back by onProgressDeadline=rollback after {why}",
+        )
+    return Decision("Hold", held, reason, message)
 
 
 def decide(
@@ -66,21 +109,29 @@ def decide(
 ) -> Decision:
     """The next move after one analysis run. ``results`` None: metrics were unavailable."""
     if spec.paused:
-        return Decision("Hold", state, "Paused", "spec.serving.canary.paused is true.")
-    if results is None:
         return Decision(
             "Hold",
+            state.model_copy(
+                update={"last_check_time": now, "holding": "Paused", "holding_since": None}
+            ),
+            "Paused",
+            "spec.serving.canary.paused is true.",
+        )
+    if results is None:
+        return _hold(
             state,
+            spec,
             "MetricsUnavailable",
             "Prometheus could not be queried; the canary holds its step.",
+            now,
         )
     if results and all(r.value is None for r in results):
-        return Decision(
-            "Hold",
-            state.model_copy(update={"last_step_time": now}),
-            "NoTraffic",
-            "No requests reached the canary in the window; holding.",
+        return _hold(
+            state, spec, "NoTraffic", "No requests reached the canary in the window; holding.", now
         )
+    state = state.model_copy(
+        update={"last_check_time": now, "holding": None, "holding_since": None}
+    )
     failed = [r for r in results if not r.passed]
     if failed:
         count = state.checks_failed + 1

@@ -16,7 +16,11 @@ from typing import Any
 from pace.api.conditions import Condition, ConditionType
 from pace.api.mlmodel import CanaryState, MLModelStatus, VersionRecord
 from pace.core import status
-from pace.core.canary import Decision
+from pace.core.canary import HOLD_REASONS, Decision
+
+NOT_SERVABLE = ("rejected", "superseded")
+"""Stages a rollback may never return to: the version failed its canary or its gates, or a
+newer spec replaced it."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,20 @@ def _restage(versions: list[VersionRecord], stages: dict[str, str]) -> list[Vers
         v.model_copy(update={"stage": stages[v.version]}) if v.version in stages else v
         for v in versions
     ]
+
+
+def rollback_target_problem(current: MLModelStatus, target: str) -> str | None:
+    """Why ``target`` cannot be rolled back to (None when it can)."""
+    found = find(current, target)
+    if found is None:
+        return f"rollback target {target!r} is not a version of this model"
+    if found.stage in NOT_SERVABLE:
+        return (
+            f"rollback target {target!r} is {found.stage}; only served or archived versions qualify"
+        )
+    if found.stage in ("candidate", "canary"):
+        return f"rollback target {target!r} is the {found.stage}; use promote instead"
+    return None
 
 
 def find(current: MLModelStatus, version: str | None) -> VersionRecord | None:
@@ -129,11 +147,12 @@ def step(
     """Apply one analysis decision to a running canary."""
     candidate = current.candidate_version
     assert candidate is not None
+    deadline = decision.reason == "ProgressDeadlineExceeded"
     if decision.action == "Promote":
         return promote(
             current,
             candidate,
-            reason="Promoted",
+            reason=decision.reason if deadline else "Promoted",
             message=f"{candidate} promoted: {decision.message}",
             generation=generation,
             now=now,
@@ -141,7 +160,7 @@ def step(
     if decision.action == "RollBack":
         return roll_back(
             current,
-            reason="RolledBack",
+            reason=decision.reason if deadline else "RolledBack",
             message=f"{candidate} rolled back: {decision.message}",
             generation=generation,
             now=now,
@@ -155,7 +174,9 @@ def step(
         now=now,
     )
     event = None
-    if decision.action == "Advance" or decision.reason in ("CheckFailed", "MetricsUnavailable"):
+    before = current.canary.holding if current.canary else None
+    newly_holding = decision.reason in HOLD_REASONS and before != decision.reason
+    if decision.action == "Advance" or decision.reason == "CheckFailed" or newly_holding:
         kind = "Normal" if decision.action == "Advance" else "Warning"
         event = (kind, decision.reason, f"{candidate}: {decision.message}")
     return RolloutStatus(
@@ -176,11 +197,13 @@ def roll_back(
     generation: int,
     now: datetime,
     to: str | None = None,
+    candidate_stage: str = "rejected",
 ) -> RolloutStatus:
-    """Remove the canary (candidate rejected); optionally serve an archived version again."""
+    """Remove the canary (candidate rejected, or superseded by a newer spec); optionally serve
+    an archived version again."""
     stages: dict[str, str] = {}
     if current.candidate_version:
-        stages[current.candidate_version] = "rejected"
+        stages[current.candidate_version] = candidate_stage
     serving = current.serving_version
     if to is not None and to != serving:
         for v in current.versions:

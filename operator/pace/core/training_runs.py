@@ -13,8 +13,25 @@ from datetime import datetime
 from typing import Any
 
 from pace.api.conditions import Condition, ConditionType
-from pace.api.mlmodel import MLModelStatus, TrainingRun, VersionRecord
+from pace.api.mlmodel import ACTIVE, MLModelStatus, TrainingRun, VersionRecord
 from pace.core import naming, status
+
+MAX_ATTEMPTS = 3
+"""Submissions of one run before a run the backend keeps losing is given up as failed."""
+KEEP_VERSIONS = 10
+"""status.versions keeps the newest versions ..."""
+KEEP_ROLLBACK_TARGETS = 3
+"""... plus the newest archived ones (instant rollback targets) and whatever serves or rolls
+out; older records live on in the registry (lineage.json per version)."""
+
+
+def cap_versions(versions: list[VersionRecord]) -> list[VersionRecord]:
+    """The version records status keeps, oldest first (bounded however often a model retrains)."""
+    live = {v.version for v in versions if v.stage in ("production", "candidate", "canary")}
+    archived = [v.version for v in versions if v.stage == "archived"][-KEEP_ROLLBACK_TARGETS:]
+    newest = [v.version for v in versions][-KEEP_VERSIONS:]
+    keep = live | set(archived) | set(newest)
+    return [v for v in versions if v.version in keep]
 
 
 @dataclass(frozen=True)
@@ -33,11 +50,7 @@ def decide_start(
     latest = current.training
     if latest is not None and latest.spec_hash == spec_hash and retrain_reason is None:
         return None
-    if (
-        latest is not None
-        and latest.state in ("Pending", "Running")
-        and (latest.spec_hash == spec_hash)
-    ):
+    if latest is not None and latest.state in ACTIVE and (latest.spec_hash == spec_hash):
         return None
     taken = [v.version for v in current.versions]
     if latest is not None:
@@ -57,27 +70,79 @@ def decide_start(
 
 
 def new_run(start: StartRun, *, spec_hash: str, backend: str, now: datetime) -> TrainingRun:
+    """A run waiting in the training queue (submitted once the queue admits it)."""
     return TrainingRun(
         run=start.run_name,
         version=start.version,
         spec_hash=spec_hash,
         trigger=start.trigger,
         backend=backend,
-        state="Pending",
+        state="Queued",
         started_at=now,
     )
 
 
+def supersedes(current: MLModelStatus, *, spec_hash: str) -> TrainingRun | None:
+    """The queued or running run a training spec change replaces (None when there is none):
+    its result would describe a spec the user no longer asks for."""
+    latest = current.training
+    if latest is not None and latest.state in ACTIVE and latest.spec_hash != spec_hash:
+        return latest
+    return None
+
+
+def superseded(run: TrainingRun, *, now: datetime) -> TrainingRun:
+    return run.model_copy(
+        update={
+            "state": "Superseded",
+            "position": None,
+            "finished_at": now,
+            "message": "A newer training spec replaced this run; it was cancelled.",
+        }
+    )
+
+
+def resubmit_due(run: TrainingRun, *, now: datetime, base_seconds: float = 10.0) -> bool:
+    """Whether a lost run may be submitted again now: 10 s, 20 s, 40 s ... after the last
+    submission."""
+    if run.submitted_at is None:
+        return True
+    wait = base_seconds * 2.0 ** max(0, run.attempts - 1)
+    return (now - run.submitted_at).total_seconds() >= wait
+
+
+def lost(
+    current: MLModelStatus, run: TrainingRun, *, message: str, generation: int, now: datetime
+) -> RunOutcome:
+    """A run the backend lost MAX_ATTEMPTS times: failed, with the reason as a condition."""
+    text = (
+        f"Pipeline run {run.run} was lost {run.attempts} times (the limit is {MAX_ATTEMPTS}): "
+        f"{message or 'no message'}"
+    )
+    done = run.model_copy(
+        update={"state": "Failed", "finished_at": now, "message": text[:2000], "position": None}
+    )
+    cond = status.condition(
+        ConditionType.TRAINED, "False", "RunLost", text[:4000], generation=generation, now=now
+    )
+    return RunOutcome(
+        run=done,
+        versions=list(current.versions),
+        candidate_version=current.candidate_version,
+        conditions=[cond],
+    )
+
+
 def training_condition(run: TrainingRun, *, generation: int, now: datetime) -> Condition:
-    """The Trained condition for a run in flight."""
-    where = f" (step {run.step})" if run.step else ""
+    """The Trained condition for a run queued or in flight."""
+    if run.state == "Queued":
+        where = f" at position {run.position}" if run.position else ""
+        message = f"Pipeline run {run.run} for {run.version} is queued{where}."
+    else:
+        step = f" (step {run.step})" if run.step else ""
+        message = f"Pipeline run {run.run} for {run.version} is {run.state.lower()}{step}."
     return status.condition(
-        ConditionType.TRAINED,
-        "Unknown",
-        "Training",
-        f"Pipeline run {run.run} for {run.version} is {run.state.lower()}{where}.",
-        generation=generation,
-        now=now,
+        ConditionType.TRAINED, "Unknown", "Training", message, generation=generation, now=now
     )
 
 
@@ -122,7 +187,7 @@ def succeeded(
     gates = lineage.get("gates", {})
     passed = bool(gates.get("passed", False))
     record = version_from_lineage(lineage, passed=passed)
-    versions = [v for v in current.versions if v.version != record.version] + [record]
+    versions = cap_versions([v for v in current.versions if v.version != record.version] + [record])
     trained = status.condition(
         ConditionType.TRAINED,
         "True",

@@ -1,6 +1,8 @@
-"""DriftMonitor checks: on each interval read the newest window of the inference log and the
-reference of the serving version, run the detector in a worker thread, and report status,
-gauges and an event when the verdict changes.
+"""The DriftMonitor's check step: on each interval read the newest window of the inference
+log and the reference of the serving version, run the detector in a worker thread, and report
+status, gauges and an event when the verdict changes.
+
+Called by `pace.handlers.drift_monitor.reconcile`; the model comes from kopf's index.
 """
 
 from __future__ import annotations
@@ -8,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import kopf
+import pydantic
 
 from pace.adapters import metrics
 from pace.adapters.object_store import ObjectStore
@@ -20,10 +23,10 @@ from pace.api.conditions import ConditionType, Status
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import MLModel
 from pace.core import drift, durations, inference_records, status
-from pace.handlers import reporting, stores
+from pace.handlers import indexes, reporting, stores
+from pace.handlers.reconciler import Context
 
 KIND = constants.DRIFT_MONITOR_KIND
-TICK_SECONDS = 2.0
 
 
 def read_window(store: ObjectStore, prefix: str, *, rows: int | None, since_ms: int | None) -> Any:
@@ -61,25 +64,26 @@ def read_reference(store: ObjectStore, key: str, meta_key: str | None) -> tuple[
     return frame, categorical
 
 
-@kopf.timer(
-    constants.GROUP,
-    constants.VERSION,
-    constants.DRIFT_MONITOR_PLURAL,
-    interval=TICK_SECONDS,
-    initial_delay=TICK_SECONDS,
-)
-@reporting.instrumented(KIND)
-async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """One drift check when the monitor's interval has passed."""
-    monitor = DriftMonitor.from_body(body)
+def seconds_until_due(monitor: DriftMonitor, *, now: datetime) -> float:
+    """Seconds until the monitor's next check (0 when due)."""
+    last = monitor.status.last_check
+    if last is None:
+        return 0.0
+    return max(0.0, durations.seconds(monitor.spec.interval) - (now - last).total_seconds())
+
+
+async def check(
+    monitor: DriftMonitor, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> float | None:
+    """One drift check, when the monitor's interval has passed. Returns the seconds until the
+    next one is due (None: nothing to check until the model serves, which wakes the monitor)."""
+    memo = ctx.memo
     spec, current = monitor.spec, monitor.status
-    now = datetime.now(UTC)
-    if memo.store is None or not status.is_true(current.conditions, ConditionType.MODEL_FOUND):
-        return
-    if current.last_check and (now - current.last_check).total_seconds() < durations.seconds(
-        spec.interval
-    ):
-        return
+    if memo.store is None:
+        return None
+    wait = seconds_until_due(monitor, now=now)
+    if wait > 0:
+        return max(1.0, wait)
     gen = monitor.generation
 
     def verdict(state: Status, reason: str, message: str, **fields: Any) -> None:
@@ -99,10 +103,11 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
             generation=gen,
         )
 
-    raw_model = await memo.kube.aget_object(
-        constants.MLMODEL_PLURAL, monitor.namespace, spec.model_ref.name
-    )
-    model = MLModel.from_body(raw_model) if raw_model else None
+    raw_model = indexes.one(ctx.indexes, indexes.MLMODELS, (monitor.namespace, spec.model_ref.name))
+    try:
+        model = MLModel.from_body(raw_model) if raw_model else None
+    except pydantic.ValidationError:
+        model = None
     location = drift.reference_location(
         uri=spec.reference.uri,
         namespace=monitor.namespace,
@@ -110,8 +115,10 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
         serving_version=model.status.serving_version if model else None,
     )
     if location is None:
-        verdict("Unknown", "NoReference", "The model has no serving version yet.")
-        return
+        old = status.find(current.conditions, ConditionType.DRIFT_DETECTED)
+        if old is None or old.reason != "NoReference":
+            verdict("Unknown", "NoReference", "The model has no serving version yet.")
+        return None  # nothing to check until the model serves (it wakes us then)
     ref_store, ref_key = stores.for_uri(location.uri, memo)
     meta_key, version = location.meta_key, location.version
     ref_key = ref_key or location.key
@@ -134,7 +141,7 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
             windowRows=len(window),
             referenceVersion=version,
         )
-        return
+        return durations.seconds(spec.interval)
     reference, categorical = await asyncio.to_thread(read_reference, ref_store, ref_key, meta_key)
     try:
         report = await asyncio.to_thread(
@@ -149,7 +156,7 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
             str(exc),
             windowRows=len(window),
         )
-        return
+        return durations.seconds(spec.interval)
     top = report.top()
     labels = {"namespace": monitor.namespace, "monitor": monitor.name}
     metrics.DRIFT_DETECTED.labels(**labels).set(1 if report.drift else 0)
@@ -172,3 +179,4 @@ async def check_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: 
         referenceVersion=version,
         topFeatures=[{"name": f.name, "pValue": f.p_value, "distance": f.distance} for f in top],
     )
+    return durations.seconds(spec.interval)

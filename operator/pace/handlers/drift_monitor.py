@@ -1,35 +1,74 @@
-"""DriftMonitor spec handlers: parse the spec, check the model reference, report conditions.
+"""The DriftMonitor reconcile: parse the spec, check the model reference, then check for drift
+every interval (`pace.handlers.drift_check`).
 
-The drift checks themselves are in `pace.handlers.drift_check`.
+Registered with `pace.handlers.reconciler` (one daemon per monitor, conditional writes). The
+model is looked up in kopf's index, and the model's changes wake the monitor, so a monitor
+whose model does not exist yet, or does not serve yet, makes no request until it does.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+import kopf
+import pydantic
 
 from pace.api import constants
 from pace.api.drift_monitor import DriftMonitor
-from pace.handlers import reporting
+from pace.core import merge_patch
+from pace.handlers import drift_check, indexes, reconciler, reporting
+from pace.handlers.reconciler import Context
 
 KIND = constants.DRIFT_MONITOR_KIND
 
 
-def references(body: Any) -> list[tuple[str, str, str, str]]:
-    """The MLModel a monitor watches."""
-    monitor = DriftMonitor.from_body(body)
-    return [
-        (
-            constants.MLMODEL_PLURAL,
-            constants.MLMODEL_KIND,
-            monitor.spec.model_ref.name,
-            "spec.modelRef",
-        )
+async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> float | None:
+    """References first; then a drift check when one is due."""
+    now = datetime.now(UTC)
+    try:
+        monitor = DriftMonitor.from_body(body)
+    except pydantic.ValidationError as exc:
+        reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
+        return None
+    refs = kopf.Patch()
+    found = reporting.check_references(
+        kind=KIND,
+        body=body,
+        patch=refs,
+        found=ctx.indexes,
+        refs=[
+            (
+                constants.MLMODEL_PLURAL,
+                constants.MLMODEL_KIND,
+                monitor.spec.model_ref.name,
+                "spec.modelRef",
+            )
+        ],
+        ready_message="Watching the model.",
+        now=now,
+    )
+    if merge_patch.changes(body, dict(refs)):
+        patch.update(refs)
+        return 0.0
+    if not found:
+        return None  # the model's creation wakes the monitor
+    return await drift_check.check(monitor, body, patch, ctx, now)
+
+
+def dependents(body: dict[str, Any], found: dict[str, Any]) -> list[reconciler.Key]:
+    """A monitor's verdict concerns its model (DriftDetected) and the policies using it."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    model = ((body.get("spec") or {}).get("modelRef") or {}).get("name")
+    keys: list[reconciler.Key] = [(constants.MLMODEL_PLURAL, namespace, model)] if model else []
+    keys += [
+        (constants.RETRAIN_POLICY_PLURAL, namespace, policy)
+        for policy in indexes.names(found, indexes.POLICIES_BY_TARGET, (namespace, "monitor", name))
     ]
+    return keys
 
 
-reporting.watch_references(
-    plural=constants.DRIFT_MONITOR_PLURAL,
-    kind=KIND,
-    refs=references,
-    ready_message="Watching the model.",
+reconciler.register(
+    kind=KIND, plural=constants.DRIFT_MONITOR_PLURAL, reconcile=reconcile, dependents=dependents
 )

@@ -18,6 +18,8 @@ from pace.adapters import (
 )
 from pace.api import constants
 from pace.config import OperatorConfig
+from pace.core import training_queue
+from pace.handlers import reconciler
 
 
 @kopf.on.startup()
@@ -39,14 +41,25 @@ async def configure(
     # The kubernetes client logs whole response bodies at DEBUG (Secrets included): never.
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # Indexes and wake-ups run on every watch event of every object: their routine success
+    # lines would be most of the log (and of its cost) at a thousand objects.
+    objects_log = logging.getLogger("kopf.objects")
+    if _quiet_routine not in objects_log.filters:
+        objects_log.addFilter(_quiet_routine)
     # Watches can hang silently behind load balancers (nolar/kopf#698, dask-kubernetes).
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.queueing.error_delays = [1, 2, 5, 10, 30, 60]
     memo.config = config
+    memo.wakers = reconciler.Wakers()
+    memo.training_queue = training_queue.TrainingQueue(limit=config.max_training_runs)
+    memo.training_queue_keys = {}
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     memo.s3, memo.store = await _object_store(config, memo.kube, logger)
     memo.backend = _pipeline_backend(config)
+    if isinstance(memo.backend, pipeline_backend.LocalBackend) and memo.store is not None:
+        # Warm step server: imports the step libraries once; until it answers, runs start cold.
+        memo.warming = asyncio.create_task(asyncio.to_thread(memo.backend.start_warm))
     memo.sink = memo.sink_runner = None
     if config.inference_sink_port and memo.store is not None:
         memo.sink = inference_sink.InferenceSink(memo.store)
@@ -58,11 +71,21 @@ async def configure(
     port = metrics.serve(config.metrics_port, config.bind_address)
     memo.metrics_port = port
     logger.info(
-        "PACE operator %s: metrics on :%d, probe on :%d, namespaces %s",
+        "PACE operator %s: metrics on :%d, probe on :%d, namespaces %s, %d training run(s) "
+        "at a time",
         _version(),
         port,
         config.probe_port,
         list(config.watch_namespaces) or "all",
+        config.max_training_runs,
+    )
+
+
+def _quiet_routine(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (
+        (message.startswith("Indexer '") or message.startswith("Handler 'wake'"))
+        and message.endswith("succeeded.")
     )
 
 
@@ -103,7 +126,12 @@ def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBacken
 
 @kopf.on.cleanup()
 async def flush_sink(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """Flush every acknowledged inference record before the operator exits."""
+    """Flush every acknowledged inference record before the operator exits; stop the warm
+    step server (runs in flight go on)."""
+    if isinstance(getattr(memo, "backend", None), pipeline_backend.LocalBackend):
+        if getattr(memo, "warming", None) is not None:
+            await memo.warming
+        await asyncio.to_thread(memo.backend.stop_warm)
     if getattr(memo, "sink", None) is not None:
         await memo.sink.close(memo.sink_runner)
         logger.info("inference log sink flushed (%d rows written)", memo.sink.written_rows)

@@ -1,70 +1,123 @@
-"""MLModel handlers: accept the spec, start a training run when the training spec changes or
-a retrain is requested, and follow the run to its registered version.
+"""The MLModel reconcile: one move per look, in a fixed order, from one snapshot.
 
-Spec events (create/update/resume) decide whether a run starts; a timer takes retrain requests
-(the ``mlops.pace.dev/retrain`` annotation, see pace.core.retrain_requests) and polls the run.
-State lives in status.training, so a restarted operator resumes the same run instead of starting
-another. Every start, gate result and failure is recorded in the audit log.
+Registered with `pace.handlers.reconciler` (one daemon per MLModel, conditional writes). Each
+look parses the snapshot and runs the steps below in order; the first step that changes
+anything ends the look (its patch is written, then the object is looked at again):
+
+1. **spec** (`accept_spec`): SpecValid, the first conditions, observedGeneration; a change of
+   the training spec supersedes the canary or candidate of the old spec and the run in flight,
+   then queues a run for the new one.
+2. **retrain request** (`take_retrain_request`): the ``mlops.pace.dev/retrain`` annotation
+   queues a run (see pace.core.retrain_requests).
+3. **training** (`pace.handlers.mlmodel_training`): queue admission, submission, polling, the
+   registered version or the failure.
+4. **rollout** (`pace.handlers.mlmodel_rollout`): manual actions, canary analysis.
+5. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
+
+State lives in status, so a restarted operator resumes instead of repeating; the write is
+conditional on the resourceVersion read, so no two looks can both act on one state.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 import pydantic
 
-from pace.adapters import metrics, pipeline_backend
+from pace.adapters import events
 from pace.api import conditions, constants
 from pace.api.conditions import Condition, ConditionType, Reason, Status
-from pace.api.mlmodel import MLModel, TrainingRun
+from pace.api.mlmodel import ACTIVE, MLModel, TrainingRun
 from pace.core import (
-    audit,
-    naming,
-    pipeline_plan,
+    canary,
+    merge_patch,
     retrain_requests,
+    rollout,
     spec_hash,
     status,
     training_runs,
 )
-from pace.handlers import auditing, mlmodel_rollout, reporting
+from pace.handlers import (
+    indexes,
+    mlmodel_drift,
+    mlmodel_rollout,
+    mlmodel_training,
+    reconciler,
+    reporting,
+)
+from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
-POLL_SECONDS = 2.0
+Step = Callable[[MLModel, dict[str, Any], kopf.Patch, Context, datetime], Awaitable[None]]
 
 
-@kopf.on.resume(constants.GROUP, constants.VERSION, constants.MLMODEL_PLURAL)
-@kopf.on.create(constants.GROUP, constants.VERSION, constants.MLMODEL_PLURAL)
-@kopf.on.update(constants.GROUP, constants.VERSION, constants.MLMODEL_PLURAL)
-@reporting.instrumented(KIND)
-async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Accept the spec; start a training run if none exists for this training spec."""
+async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> float | None:
+    """One look at an MLModel: the first step that changes something writes its patch."""
     now = datetime.now(UTC)
-    generation = int(body["metadata"].get("generation", 0))
     try:
         model = MLModel.from_body(body)
     except pydantic.ValidationError as exc:
-        message = reporting.invalid_spec_message(exc)
-        before = conditions.parse_conditions(dict(body.get("status") or {}))
-        reporting.report_model(
-            body=body,
-            patch=patch,
-            before=before,
-            generation=generation,
-            updates=[
-                status.condition(
-                    ConditionType.SPEC_VALID,
-                    "False",
-                    Reason.INVALID_SPEC,
-                    message,
-                    generation=generation,
-                    now=now,
-                )
-            ],
-        )
-        raise kopf.PermanentError(message) from None
+        _invalid_spec(body, patch, reporting.invalid_spec_message(exc), now=now)
+        return None
+    steps: tuple[Step, ...] = (
+        accept_spec,
+        take_retrain_request,
+        mlmodel_training.advance,
+        mlmodel_rollout.advance,
+        mlmodel_drift.mirror,
+    )
+    for step in steps:
+        moved = kopf.Patch()
+        await step(model, body, moved, ctx, now)
+        if merge_patch.changes(body, dict(moved)):
+            patch.update(moved)
+            return 0.0
+    return next_look(model, now=now)
+
+
+def next_look(model: MLModel, *, now: datetime) -> float | None:
+    """Seconds until something time-driven is due (None: only a change wakes the model)."""
+    run = model.status.training
+    if run is not None and run.state == "Queued":
+        return mlmodel_training.QUEUED_SECONDS
+    if run is not None and run.state in ("Pending", "Running"):
+        return mlmodel_training.POLL_SECONDS
+    state = model.status.canary
+    if state is not None and model.status.candidate_version is not None:
+        return max(1.0, canary.seconds_until_due(state, model.spec.serving.canary, now=now))
+    return None
+
+
+def _invalid_spec(body: dict[str, Any], patch: kopf.Patch, message: str, *, now: datetime) -> None:
+    generation = int(body["metadata"].get("generation", 0))
+    reporting.report_model(
+        body=body,
+        patch=patch,
+        before=conditions.parse_conditions(dict(body.get("status") or {})),
+        generation=generation,
+        updates=[
+            status.condition(
+                ConditionType.SPEC_VALID,
+                "False",
+                Reason.INVALID_SPEC,
+                message,
+                generation=generation,
+                now=now,
+            )
+        ],
+    )
+
+
+async def accept_spec(
+    model: MLModel, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> None:
+    """SpecValid, first-visit conditions; supersede what an older training spec started, and
+    queue a run for the current one."""
+    generation = model.generation
+    memo = ctx.memo
     updates = [
         status.condition(
             ConditionType.SPEC_VALID,
@@ -77,7 +130,10 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     ]
     updates += _first_visit(model, generation=generation, now=now, can_train=memo.store is not None)
     if memo.store is not None:
-        run = await _start_run(model, memo, patch, now=now)
+        hash_ = spec_hash.spec_hash(model.spec)
+        if await _supersede(model, body, patch, ctx, spec_hash_=hash_, now=now):
+            return
+        run = start_run(model, patch, backend=memo.backend.name, now=now)
         if run is not None:
             updates.append(training_runs.training_condition(run, generation=generation, now=now))
     reporting.report_model(
@@ -87,6 +143,53 @@ async def reconcile_mlmodel(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
         updates=updates,
         generation=generation,
     )
+
+
+async def _supersede(
+    model: MLModel,
+    body: dict[str, Any],
+    patch: kopf.Patch,
+    ctx: Context,
+    *,
+    spec_hash_: str,
+    now: datetime,
+) -> bool:
+    """A training spec change ends what the old spec started, one thing per look: first the
+    canary or waiting candidate (rolled back, its version marked superseded), then the queued
+    or running run (cancelled, marked Superseded). True when this look did one of them."""
+    current = model.status
+    candidate = rollout.find(current, current.candidate_version)
+    if candidate is not None and candidate.spec_hash not in (None, spec_hash_):
+        result = rollout.roll_back(
+            current,
+            reason="Superseded",
+            message=f"{candidate.version} superseded by a new training spec; its rollout ended.",
+            generation=model.generation,
+            now=now,
+            candidate_stage="superseded",
+        )
+        await mlmodel_rollout.apply_deployment(model, result, ctx.memo)
+        await mlmodel_rollout.write(
+            model=model,
+            body=body,
+            patch=patch,
+            before=current,
+            result=result,
+            memo=ctx.memo,
+            now=now,
+        )
+        return True
+    old = training_runs.supersedes(current, spec_hash=spec_hash_)
+    if old is None:
+        return False
+    await mlmodel_training.cancel(model, old, ctx)
+    patch.status["training"] = training_runs.superseded(old, now=now).to_patch()
+    events.info(
+        body,
+        reason="RunSuperseded",
+        message=f"{old.run} for {old.version} cancelled: a newer training spec replaced it.",
+    )
+    return True
 
 
 def _first_visit(
@@ -109,16 +212,16 @@ def _first_visit(
     ]
 
 
-async def _start_run(
+def start_run(
     model: MLModel,
-    memo: Any,
     patch: kopf.Patch,
     *,
+    backend: str,
     now: datetime,
     request: retrain_requests.RetrainRequest | None = None,
 ) -> TrainingRun | None:
-    """Start the run the spec (or a retrain request) calls for, if any: submit it, record it
-    in the audit log, and put it in status.training."""
+    """Queue the run the spec (or a retrain request) calls for, if any, in status.training;
+    the training step submits it once the queue admits it."""
     hash_ = spec_hash.spec_hash(model.spec)
     start = training_runs.decide_start(
         model.status,
@@ -128,184 +231,42 @@ async def _start_run(
     )
     if start is None:
         return None
-    run = training_runs.new_run(start, spec_hash=hash_, backend=memo.backend.name, now=now)
+    # A model's first run was asked for when the object was created: the queue serves models
+    # applied together in the order they were applied.
+    asked = model.created if start.trigger == "create" else now
+    run = training_runs.new_run(start, spec_hash=hash_, backend=backend, now=asked or now)
     if request is not None:
         run = run.model_copy(update={"request": request.id, "auto_promote": request.auto_promote})
-    await _submit(model, run, memo)
-    await auditing.append_for_model(
-        memo, model, patch, [audit.run_started(run, serving=model.status.serving_version)], now=now
-    )
     patch.status["training"] = run.to_patch()
     return run
 
 
-async def _submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
-    """Compile (cached by spec hash), keep the IR in the store, submit (idempotent)."""
-    ir_path, _cached = await asyncio.to_thread(
-        pipeline_backend.compile_for_spec,
-        spec_hash=run.spec_hash,
-        parameters=pipeline_plan.spec_parameters(model.spec),
-        cache_dir=memo.config.pipeline_dir / "compiled",
-    )
-    key = naming.pipeline_cache_key(run.spec_hash)
-    if not await asyncio.to_thread(memo.store.exists, key):
-        await asyncio.to_thread(
-            memo.store.put, key, ir_path.read_bytes(), content_type="application/yaml"
-        )
-    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
-    await asyncio.to_thread(memo.backend.submit, request, ir_path, env=memo.s3.to_env())
-    metrics.PIPELINE_RUNS.labels(
-        namespace=model.namespace, model=model.name, result="submitted"
-    ).inc()
+async def take_retrain_request(
+    model: MLModel, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> None:
+    """Queue the run a retrain annotation asks for.
 
-
-@kopf.timer(
-    constants.GROUP,
-    constants.VERSION,
-    constants.MLMODEL_PLURAL,
-    interval=POLL_SECONDS,
-    initial_delay=POLL_SECONDS,
-)
-@reporting.instrumented(KIND)
-async def follow_training(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Take a retrain request; poll the run in flight; record its version, or its failing
-    step, when it ends."""
-    model = MLModel.from_body(body)
-    if memo.store is None:
-        return
-    now = datetime.now(UTC)
-    if await _take_retrain_request(model, body=body, patch=patch, memo=memo, now=now):
-        return
-    run = model.status.training
-    if run is None or run.state not in ("Pending", "Running"):
-        return
-    generation = model.generation
-    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
-    state = await asyncio.to_thread(memo.backend.status, request)
-    if state.state in ("Lost", "NotFound"):
-        if run.spec_hash != spec_hash.spec_hash(model.spec):
-            return  # superseded by a newer spec; its own run is on the way
-        await _submit(model, run, memo)
-        patch.status["training"] = run.model_copy(
-            update={"attempts": run.attempts + 1, "state": "Pending"}
-        ).to_k8s()
-        kopf.warn(
-            body,
-            reason="TrainingResubmitted",
-            message=f"Run {run.run} was lost ({state.message}); submitted again.",
-        )
-        return
-    if state.state in ("Pending", "Running"):
-        if (state.state, state.step) != (run.state, run.step):
-            moved = run.model_copy(update={"state": state.state, "step": state.step})
-            patch.status["training"] = moved.to_patch()
-            reporting.report_model(
-                body=body,
-                patch=patch,
-                before=model.status.conditions,
-                updates=[training_runs.training_condition(moved, generation=generation, now=now)],
-                generation=generation,
-                post_events=False,
-            )
-        return
-    if state.state == "Succeeded":
-        key = naming.artifact_key(
-            namespace=model.namespace, model=model.name, version=run.version, artifact="lineage"
-        )
-        lineage = await asyncio.to_thread(memo.store.get_json, key)
-        outcome = training_runs.succeeded(
-            model.status,
-            run.model_copy(update={"step": state.step}),
-            lineage,
-            generation=generation,
-            now=now,
-        )
-        result = "succeeded" if outcome.candidate_version == run.version else "rejected"
-    else:
-        outcome = training_runs.failed(
-            model.status,
-            run,
-            failed_step=state.failed_step,
-            message=state.message,
-            generation=generation,
-            now=now,
-        )
-        result = "failed"
-    serving = model.status.serving_version
-    if outcome.run.state == "Failed":
-        events = [audit.run_failed(outcome.run, serving=serving)]
-    else:
-        events = [
-            audit.version_registered(
-                outcome.versions[-1], lineage.get("gates", {}), serving=serving, run=run.run
-            )
-        ]
-    awaiting = outcome.candidate_version == run.version and not run.auto_promote
-    if awaiting:
-        events.append(audit.awaiting_promotion(run.version, serving=serving))
-    await auditing.append_for_model(memo, model, patch, events, now=now)
-    metrics.PIPELINE_RUNS.labels(namespace=model.namespace, model=model.name, result=result).inc()
-    patch.status["training"] = outcome.run.to_patch()
-    patch.status["versions"] = [v.to_k8s() for v in outcome.versions]
-    patch.status["candidateVersion"] = outcome.candidate_version
-    after = reporting.report_model(
-        body=body,
-        patch=patch,
-        before=model.status.conditions,
-        updates=outcome.conditions,
-        generation=generation,
-    )
-    for version in outcome.versions[-1:]:
-        for name, value in version.metrics.items():
-            metrics.MODEL_METRIC.labels(
-                namespace=model.namespace, model=model.name, version=version.version, metric=name
-            ).set(value)
-    if awaiting:
-        kopf.info(
-            body,
-            reason="AwaitingPromotion",
-            message=f"{run.version} passed its gates; autoPromote is false: run `pace promote "
-            f"{model.name} -n {model.namespace}` to roll it out.",
-        )
-        return
-    if outcome.candidate_version == run.version and state.state == "Succeeded":
-        current = model.status.model_copy(
-            update={
-                "conditions": after,
-                "versions": outcome.versions,
-                "candidate_version": outcome.candidate_version,
-            }
-        )
-        await mlmodel_rollout.begin(model, current, body=body, patch=patch, memo=memo, now=now)
-
-
-async def _take_retrain_request(
-    model: MLModel, *, body: kopf.Body, patch: kopf.Patch, memo: Any, now: datetime
-) -> bool:
-    """Start the run a retrain annotation asks for; True when this tick did something.
-
-    The annotation is removed only on a later tick, once status.retrainRequests shows the run
-    was recorded, so a restart in between neither loses the request nor starts it twice (the
-    run name is the same and the backend's submit is idempotent).
+    The annotation is removed only on a later look, once status.retrainRequests shows the run
+    was recorded, so a restart in between neither loses the request nor starts it twice.
     """
     value = (body["metadata"].get("annotations") or {}).get(retrain_requests.ANNOTATION)
-    if value is None:
-        return False
+    if value is None or ctx.memo.store is None:
+        return
     try:
         request = retrain_requests.parse(value)
     except retrain_requests.InvalidRequest as exc:
         patch.metadata.annotations[retrain_requests.ANNOTATION] = None
-        kopf.warn(body, reason="InvalidRetrainRequest", message=str(exc))
-        return True
+        events.warn(body, reason="InvalidRetrainRequest", message=str(exc))
+        return
     latest = model.status.training
     if request.id in model.status.retrain_requests:
         patch.metadata.annotations[retrain_requests.ANNOTATION] = None
-        return False
-    if latest is not None and latest.state in ("Pending", "Running"):
-        return False  # taken when the run in flight ends
+        return
+    if latest is not None and latest.state in ACTIVE:
+        return  # taken when the run in flight ends
     if model.status.candidate_version is not None:
-        return False  # taken once the candidate is promoted or rolled back
-    run = await _start_run(model, memo, patch, now=now, request=request)
+        return  # taken once the candidate is promoted or rolled back
+    run = start_run(model, patch, backend=ctx.memo.backend.name, now=now, request=request)
     assert run is not None  # a retrain reason always starts a run when none is in flight
     patch.status["retrainRequests"] = retrain_requests.remember(
         model.status.retrain_requests, request.id
@@ -317,7 +278,26 @@ async def _take_retrain_request(
         updates=[training_runs.training_condition(run, generation=model.generation, now=now)],
         generation=model.generation,
     )
-    kopf.info(
-        body, reason="RetrainStarted", message=f"{run.run} for {run.version}: {run.trigger}"[:1024]
+    events.info(
+        body, reason="RetrainStarted", message=f"{run.run} for {run.version}: {run.trigger}"
     )
-    return True
+
+
+def dependents(body: dict[str, Any], found: dict[str, Any]) -> list[reconciler.Key]:
+    """A model's change may concern its monitors (reference version) and policies."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    keys: list[reconciler.Key] = [
+        (constants.DRIFT_MONITOR_PLURAL, namespace, monitor)
+        for monitor in indexes.names(found, indexes.MONITORS_BY_MODEL, (namespace, name))
+    ]
+    keys += [
+        (constants.RETRAIN_POLICY_PLURAL, namespace, policy)
+        for policy in indexes.names(found, indexes.POLICIES_BY_TARGET, (namespace, "model", name))
+    ]
+    return keys
+
+
+reconciler.register(
+    kind=KIND, plural=constants.MLMODEL_PLURAL, reconcile=reconcile, dependents=dependents
+)

@@ -1,13 +1,14 @@
-"""The MLModel's own DriftDetected condition, mirrored from the DriftMonitors that watch it.
+"""The MLModel's drift step: its DriftDetected condition, mirrored from the DriftMonitors that
+watch it.
 
-A timer lists the namespace's monitors, keeps those whose modelRef names the model, and sets
-the condition from their verdicts (pace.core.drift.model_condition); the phase becomes Degraded
-while a serving model drifts. The status is patched only when the condition changes.
+Called by `pace.handlers.mlmodel.reconcile`. The monitors come from kopf's indexes (no LIST):
+those whose modelRef names the model, with their verdicts (pace.core.drift.model_condition);
+the phase becomes Degraded while a serving model drifts. A monitor's change wakes the model.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import kopf
@@ -18,44 +19,34 @@ from pace.api.conditions import ConditionType
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import MLModel
 from pace.core import drift, status
-from pace.handlers import reporting
+from pace.handlers import indexes, reporting
+from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
-TICK_SECONDS = 5.0
 
 
-def monitors_of(model: str, bodies: list[dict[str, Any]]) -> list[DriftMonitor]:
-    found = []
-    for body in bodies:
+def monitors_of(model: MLModel, found: dict[str, Any]) -> list[DriftMonitor]:
+    monitors = []
+    for name in indexes.names(found, indexes.MONITORS_BY_MODEL, (model.namespace, model.name)):
+        body = indexes.one(found, indexes.MONITORS, (model.namespace, name))
+        if body is None:
+            continue
         try:
-            monitor = DriftMonitor.from_body(body)
+            monitors.append(DriftMonitor.from_body(body))
         except pydantic.ValidationError:
             continue  # it reports its own invalid spec
-        if monitor.spec.model_ref.name == model:
-            found.append(monitor)
-    return found
+    return monitors
 
 
-@kopf.timer(
-    constants.GROUP,
-    constants.VERSION,
-    constants.MLMODEL_PLURAL,
-    interval=TICK_SECONDS,
-    initial_delay=TICK_SECONDS,
-)
-@reporting.instrumented(KIND)
-async def reflect_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def mirror(
+    model: MLModel, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> None:
     """Set DriftDetected from the model's monitors when it changed."""
-    try:
-        model = MLModel.from_body(body)
-    except pydantic.ValidationError:
-        return  # reconcile_mlmodel reports the invalid spec
-    listed = await memo.kube.alist_objects(constants.DRIFT_MONITOR_PLURAL, model.namespace)
     verdicts = [
         (m.name, status.find(m.status.conditions, ConditionType.DRIFT_DETECTED))
-        for m in monitors_of(model.name, listed)
+        for m in monitors_of(model, ctx.indexes)
     ]
-    new = drift.model_condition(verdicts, generation=model.generation, now=datetime.now(UTC))
+    new = drift.model_condition(verdicts, generation=model.generation, now=now)
     old = status.find(model.status.conditions, ConditionType.DRIFT_DETECTED)
     if new is None or (
         old is not None

@@ -1,8 +1,8 @@
-"""MLModel rollout handlers: the SeldonDeployment, the metric-gated canary, manual control.
+"""The MLModel's rollout step: the SeldonDeployment, the metric-gated canary, manual control.
 
-A registered candidate is rolled out by `begin` (called when its training run ends); a
-timer runs the analysis every canary interval and applies the decision; the annotation
-``mlops.pace.dev/action`` (set by `pace promote` / `pace rollback`) is acted on once and
+A registered candidate is rolled out by `begin` (called when its training run ends); the
+reconcile (`advance`) runs the analysis every canary interval and applies the decision; the
+annotation ``mlops.pace.dev/action`` (set by `pace promote` / `pace rollback`) is acted on once and
 removed; `promote` of a candidate held by ``autoPromote: false`` starts its rollout. Every
 transition is recorded in the audit log. Canary state lives in status, so a restarted operator
 resumes at the same step.
@@ -11,20 +11,24 @@ resumes at the same step.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import kopf
 
-from pace.adapters import metrics, prometheus_api
+from pace.adapters import events, metrics, prometheus_api
 from pace.api import constants
 from pace.api.mlmodel import MLModel, MLModelStatus
 from pace.core import analysis_queries, audit, canary, durations, rollout, seldon_manifest
 from pace.handlers import auditing, reporting
+from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
 ACTION_ANNOTATION = f"{constants.GROUP}/action"
-TICK_SECONDS = 1.0
+
+
+class InvalidAction(ValueError):
+    """The action annotation asks for something that cannot be done; the message says why."""
 
 
 async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: Any) -> None:
@@ -97,7 +101,7 @@ async def write(
     )
     if result.event:
         kind, reason, message = result.event
-        kopf.event(body, type=kind, reason=reason, message=message[:1024])
+        events.post(body, type=kind, reason=reason, message=message)
         metrics.ROLLOUTS.labels(namespace=model.namespace, model=model.name, result=reason).inc()
 
 
@@ -155,19 +159,12 @@ async def _analyse(model: MLModel, memo: Any) -> list[analysis_queries.CheckResu
     return results
 
 
-@kopf.timer(
-    constants.GROUP,
-    constants.VERSION,
-    constants.MLMODEL_PLURAL,
-    interval=TICK_SECONDS,
-    initial_delay=TICK_SECONDS,
-)
-@reporting.instrumented(KIND)
-async def drive_rollout(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def advance(
+    model: MLModel, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> None:
     """Manual actions first; then, when an interval has passed, one canary analysis."""
-    model = MLModel.from_body(body)
+    memo = ctx.memo
     current = model.status
-    now = datetime.now(UTC)
     action = (body["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
     if action:
         await act(model, action, body=body, patch=patch, memo=memo, now=now)
@@ -216,9 +213,10 @@ async def act(
                     memo=memo,
                     now=now,
                 )
-    except kopf.PermanentError:
+    except InvalidAction as exc:
         patch.metadata.annotations[ACTION_ANNOTATION] = None
-        raise
+        events.warn(body, reason="InvalidAction", message=str(exc))
+        return
     patch.metadata.annotations[ACTION_ANNOTATION] = None
 
 
@@ -239,10 +237,9 @@ def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStat
         )
     if verb == "rollback":
         target = version or None
-        if target is not None and rollout.find(current, target) is None:
-            raise kopf.PermanentError(
-                f"rollback target {target!r} is not a version of {model.name}"
-            )
+        problem = rollout.rollback_target_problem(current, target) if target else None
+        if problem is not None:
+            raise InvalidAction(f"{model.name}: {problem}")
         if current.candidate_version is None and target is None:
             return None
         what = f" to {target}" if target else ""
@@ -254,6 +251,4 @@ def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStat
             now=now,
             to=target,
         )
-    raise kopf.PermanentError(
-        f"unknown action {action!r}: use promote, rollback or rollback:<version>"
-    )
+    raise InvalidAction(f"unknown action {action!r}: use promote, rollback or rollback:<version>")

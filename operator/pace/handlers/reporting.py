@@ -5,10 +5,8 @@ Shared by the per-kind handler modules so none of them repeats it.
 
 from __future__ import annotations
 
-import functools
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import kopf
@@ -16,36 +14,9 @@ import pydantic
 
 from pace.adapters import events, metrics
 from pace.api import conditions, constants
-from pace.api.conditions import Condition, ConditionType
+from pace.api.conditions import Condition, ConditionType, Reason
 from pace.core import references, status
-
-Handler = Callable[..., Awaitable[None]]
-
-
-def instrumented(kind: str) -> Callable[[Handler], Handler]:
-    """Record reconcile duration and errors (by exception class) for a handler."""
-
-    def decorate(fn: Handler) -> Handler:
-        @functools.wraps(fn)
-        async def wrapper(**kwargs: Any) -> None:
-            started = time.perf_counter()
-            try:
-                await fn(**kwargs)
-            except kopf.TemporaryError:
-                metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Temporary").inc()
-                raise
-            except kopf.PermanentError:
-                metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Permanent").inc()
-                raise
-            except Exception:
-                metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Unexpected").inc()
-                raise
-            finally:
-                metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
-
-        return wrapper
-
-    return decorate
+from pace.handlers import indexes
 
 
 def report(
@@ -109,28 +80,32 @@ def invalid_spec_message(exc: pydantic.ValidationError) -> str:
     return "invalid spec: " + "; ".join(parts)
 
 
-async def reconcile_references(
+Ref = tuple[str, str, str, str]  # (plural, kind, name, field)
+_INDEX_OF = {
+    constants.MLMODEL_PLURAL: indexes.MLMODELS,
+    constants.DRIFT_MONITOR_PLURAL: indexes.MONITORS,
+}
+
+
+def check_references(
     *,
     kind: str,
     body: Any,
     patch: kopf.Patch,
-    memo: Any,
-    refs: Sequence[tuple[str, str, str, str]],
-    retry: int,
+    found: dict[str, Any],
+    refs: Sequence[Ref],
     ready_message: str,
-    raise_on_missing: bool,
+    now: datetime,
 ) -> bool:
-    """Check that referenced objects exist; report ModelFound/Ready; back off when missing.
-
-    ``refs`` holds (plural, kind, name, field) per reference. Returns True when all exist.
-    """
-    now = datetime.now(UTC)
+    """Report ModelFound/Ready for the objects a resource refers to, looked up in the indexes
+    (no API request); True when all exist. A missing object's creation wakes the resource."""
     meta = body["metadata"]
     generation = int(meta.get("generation", 0))
-    missing = []
-    for plural, ref_kind, name, field in refs:
-        if await memo.kube.aget_object(plural, meta["namespace"], name) is None:
-            missing.append(references.MissingRef(kind=ref_kind, name=name, field=field))
+    missing = [
+        references.MissingRef(kind=ref_kind, name=name, field=field)
+        for plural, ref_kind, name, field in refs
+        if indexes.one(found, _INDEX_OF[plural], (meta["namespace"], name)) is None
+    ]
     updates = references.reference_conditions(
         missing,
         namespace=meta["namespace"],
@@ -146,53 +121,28 @@ async def reconcile_references(
         updates=updates,
         generation=generation,
     )
-    if missing and raise_on_missing:
-        raise kopf.TemporaryError(updates[0].message, delay=references.retry_delay(retry))
     return not missing
 
 
-RefsOf = Callable[[Any], Sequence[tuple[str, str, str, str]]]
-
-
-def watch_references(
-    *, plural: str, kind: str, refs: RefsOf, ready_message: str, recheck_seconds: float = 30.0
+def report_invalid_spec(
+    *, kind: str, body: Any, patch: kopf.Patch, exc: pydantic.ValidationError, now: datetime
 ) -> None:
-    """Register, for one kind, the spec handler (create/update/resume; retries with backoff
-    while a reference is missing) and a timer noticing references created or deleted later.
-    ``refs`` parses the body and lists (plural, kind, name, field) per reference."""
-    resource = (constants.GROUP, constants.VERSION, plural)
-
-    async def reconcile_references_on_spec(
-        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
-    ) -> None:
-        await reconcile_references(
-            kind=kind,
-            body=body,
-            patch=patch,
-            memo=memo,
-            refs=refs(body),
-            retry=retry,
-            ready_message=ready_message,
-            raise_on_missing=True,
-        )
-
-    async def recheck_references(
-        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
-    ) -> None:
-        await reconcile_references(
-            kind=kind,
-            body=body,
-            patch=patch,
-            memo=memo,
-            refs=refs(body),
-            retry=0,
-            ready_message=ready_message,
-            raise_on_missing=False,
-        )
-
-    on_spec = instrumented(kind)(reconcile_references_on_spec)
-    for register in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        register(*resource, id="references")(on_spec)
-    kopf.timer(
-        *resource, id="recheck-references", interval=recheck_seconds, initial_delay=recheck_seconds
-    )(instrumented(kind)(recheck_references))
+    """Ready=False with InvalidSpec naming the fields, for kinds without a SpecValid condition."""
+    generation = int(body["metadata"].get("generation", 0))
+    report(
+        kind=kind,
+        body=body,
+        patch=patch,
+        before=conditions.parse_conditions(dict(body.get("status") or {})),
+        updates=[
+            status.condition(
+                ConditionType.READY,
+                "False",
+                Reason.INVALID_SPEC,
+                invalid_spec_message(exc),
+                generation=generation,
+                now=now,
+            )
+        ],
+        generation=generation,
+    )

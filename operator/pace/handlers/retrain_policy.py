@@ -1,8 +1,11 @@
-"""RetrainPolicy handlers: check the model and monitor references, and on a timer observe the
-triggers and request a retrain of the MLModel when one fires.
+"""The RetrainPolicy reconcile: check the model and monitor references, observe the triggers
+and request a retrain of the MLModel when one fires.
 
-Each tick observes (the DriftMonitor's newest check, the PromQL value, new rows under a prefix,
-whether the model can take a retrain), lets `pace.core.triggers.evaluate` decide, and on firing
+Registered with `pace.handlers.reconciler` (one daemon per policy, conditional writes). The
+model and monitor come from kopf's indexes (no GET); their changes wake the policy, and polled
+triggers (metric, newData) are looked at every few seconds. Each look observes (the
+DriftMonitor's newest check, the PromQL value, new rows under a prefix, whether the model can
+take a retrain), lets `pace.core.triggers.evaluate` decide, and on firing
 records the trigger in the audit log, puts a retrain request on the MLModel (see
 pace.core.retrain_requests) and counts it in status. Counters, the drift streak, the metric
 breach start and the new-data watermark live in status, so cooldown, streaks and concurrency
@@ -15,30 +18,30 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import kopf
 import pydantic
 
 from pace import audit_log
-from pace.adapters import metrics, prometheus_api
+from pace.adapters import events, metrics, prometheus_api
 from pace.adapters.object_store import ObjectStore
 from pace.api import constants
 from pace.api.conditions import ConditionType
 from pace.api.drift_monitor import DriftMonitor
-from pace.api.mlmodel import MLModel
+from pace.api.mlmodel import ACTIVE, MLModel
 from pace.api.retrain_policy import RetrainPolicy
-from pace.core import audit, datasets, retrain_requests, status, triggers
-from pace.handlers import reporting, stores
+from pace.core import audit, datasets, durations, merge_patch, retrain_requests, status, triggers
+from pace.handlers import indexes, reconciler, reporting, stores
+from pace.handlers.reconciler import Context
 
 KIND = constants.RETRAIN_POLICY_KIND
 TICK_SECONDS = 3.0
 
 
-def references(body: Any) -> list[tuple[str, str, str, str]]:
+def references(policy: RetrainPolicy) -> list[reporting.Ref]:
     """The MLModel to retrain and, with a drift trigger, its DriftMonitor."""
-    policy = RetrainPolicy.from_body(body)
-    refs = [
+    refs: list[reporting.Ref] = [
         (
             constants.MLMODEL_PLURAL,
             constants.MLMODEL_KIND,
@@ -58,14 +61,6 @@ def references(body: Any) -> list[tuple[str, str, str, str]]:
     return refs
 
 
-reporting.watch_references(
-    plural=constants.RETRAIN_POLICY_PLURAL,
-    kind=KIND,
-    refs=references,
-    ready_message="Policy is armed.",
-)
-
-
 @dataclass
 class Observed:
     """What one tick saw, the status fields it moves, and what it could not observe."""
@@ -78,14 +73,14 @@ class Observed:
 Part = tuple[dict[str, Any], dict[str, Any], list[str]]  # observations, status fields, problems
 
 
-async def observe_drift(policy: RetrainPolicy, model: MLModel, memo: Any) -> Part:
+def observe_drift(policy: RetrainPolicy, model: MLModel, found: dict[str, Any]) -> Part:
     """The monitor's newest check, counted once; a check against the reference of a version
     that no longer serves is passed over."""
     trigger = policy.spec.triggers.drift
     if trigger is None:
         return {}, {}, []
     name = trigger.monitor_ref.name
-    raw = await memo.kube.aget_object(constants.DRIFT_MONITOR_PLURAL, policy.namespace, name)
+    raw = indexes.one(found, indexes.MONITORS, (policy.namespace, name))
     if raw is None:
         return {}, {}, [f"DriftMonitor {name} not found"]
     try:
@@ -140,21 +135,36 @@ async def observe_metric(policy: RetrainPolicy, memo: Any, *, now: datetime) -> 
     )
 
 
-def count_new_rows(store: ObjectStore, prefix: str, after: datetime) -> tuple[int, list[str]]:
+Counted = dict[tuple[str, str], int]  # (key, last modified) -> rows
+
+
+def count_new_rows(
+    store: ObjectStore, prefix: str, after: datetime, counted: Counted
+) -> tuple[int, list[str], Counted]:
     """Rows in .csv/.parquet objects changed after ``after``; an unreadable object is named
-    and skipped, so one bad file does not stop the count."""
-    rows, problems = 0, []
-    for key, _modified in store.list_modified_after(prefix, after):
+    and skipped, so one bad file does not stop the count. ``counted`` remembers each object
+    version already read (key and last-modified time), so a look reads only what is new."""
+    rows, problems, seen = 0, [], {}
+    for key, modified in store.list_modified_after(prefix, after):
         if not key.endswith((".csv", ".parquet")):
             continue
-        try:
-            rows += datasets.count_rows(key, store.get(key))
-        except Exception as exc:  # a corrupt file must not stop the policy
-            problems.append(f"newData: {store.uri(key)} unreadable ({type(exc).__name__}: {exc})")
-    return rows, problems
+        version = (key, modified.isoformat())
+        if version not in counted:
+            try:
+                counted[version] = datasets.count_rows(key, store.get(key))
+            except Exception as exc:  # a corrupt file must not stop the policy
+                problems.append(
+                    f"newData: {store.uri(key)} unreadable ({type(exc).__name__}: {exc})"
+                )
+                continue
+        seen[version] = counted[version]
+        rows += counted[version]
+    return rows, problems, seen
 
 
-async def observe_new_data(policy: RetrainPolicy, memo: Any, *, armed_at: datetime) -> Part:
+async def observe_new_data(
+    policy: RetrainPolicy, memo: Any, scratch: dict[Any, Any], *, armed_at: datetime
+) -> Part:
     """Rows in objects written under the prefix since the watermark (creation or last firing)."""
     trigger = policy.spec.triggers.new_data
     if trigger is None:
@@ -163,7 +173,9 @@ async def observe_new_data(policy: RetrainPolicy, memo: Any, *, armed_at: dateti
     fields = {} if policy.status.new_data_since else {"newDataSince": since.isoformat()}
     store, prefix = stores.for_uri(trigger.prefix, memo)
     try:
-        rows, problems = await asyncio.to_thread(count_new_rows, store, prefix or "", since)
+        rows, problems, scratch["counted"] = await asyncio.to_thread(
+            count_new_rows, store, prefix or "", since, scratch.get("counted", {})
+        )
     except Exception as exc:  # listing refused (missing bucket, access denied)
         return {}, fields, [f"newData: cannot list {trigger.prefix} ({type(exc).__name__}: {exc})"]
     return {"new_rows": rows}, fields, problems
@@ -173,7 +185,7 @@ async def observe(
     policy: RetrainPolicy,
     model: MLModel,
     body: Any,
-    memo: Any,
+    ctx: Context,
     *,
     pending: str | None,
     now: datetime,
@@ -183,13 +195,13 @@ async def observe(
     found: dict[str, Any] = {
         "armed_at": armed_at,
         "busy": triggers.model_busy(model.status, pending),
-        "runs_in_flight": 1 if run is not None and run.state in ("Pending", "Running") else 0,
+        "runs_in_flight": 1 if run is not None and run.state in ACTIVE else 0,
     }
     observed = Observed(triggers.Observations())
     for seen, fields, problems in (
-        await observe_drift(policy, model, memo),
-        await observe_metric(policy, memo, now=now),
-        await observe_new_data(policy, memo, armed_at=armed_at),
+        observe_drift(policy, model, ctx.indexes),
+        await observe_metric(policy, ctx.memo, now=now),
+        await observe_new_data(policy, ctx.memo, ctx.scratch, armed_at=armed_at),
     ):
         found.update(seen)
         observed.fields.update(fields)
@@ -203,38 +215,48 @@ def trigger_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
-@kopf.timer(
-    constants.GROUP,
-    constants.VERSION,
-    constants.RETRAIN_POLICY_PLURAL,
-    interval=TICK_SECONDS,
-    initial_delay=TICK_SECONDS,
-)
-@reporting.instrumented(KIND)
-async def evaluate_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Observe the triggers; request a retrain when one fires.
+async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> float | None:
+    """References; then observe the triggers and request a retrain when one fires.
 
-    kopf applies the patch even when the handler fails, so nothing goes into it before the
-    request is made: a failed firing leaves the streak and watermarks as they were.
+    Nothing goes into the patch before the request is made: a failed firing leaves the streak
+    and watermarks as they were.
     """
-    policy = RetrainPolicy.from_body(body)
-    current = policy.status
-    if memo.store is None or not status.is_true(current.conditions, ConditionType.READY):
-        return
-    raw_model = await memo.kube.aget_object(
-        constants.MLMODEL_PLURAL, policy.namespace, policy.spec.model_ref.name
+    now = datetime.now(UTC)
+    try:
+        policy = RetrainPolicy.from_body(body)
+    except pydantic.ValidationError as exc:
+        reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
+        return None
+    refs = kopf.Patch()
+    found = reporting.check_references(
+        kind=KIND,
+        body=body,
+        patch=refs,
+        found=ctx.indexes,
+        refs=references(policy),
+        ready_message="Policy is armed.",
+        now=now,
+    )
+    if merge_patch.changes(body, dict(refs)):
+        patch.update(refs)
+        return 0.0
+    memo = ctx.memo
+    if memo.store is None or not found:
+        return None  # the referenced objects' creation wakes the policy
+    raw_model = indexes.one(
+        ctx.indexes, indexes.MLMODELS, (policy.namespace, policy.spec.model_ref.name)
     )
     if raw_model is None:
-        return
+        return None
     try:
         model = MLModel.from_body(raw_model)
     except pydantic.ValidationError:
-        return  # the MLModel reports its own invalid spec
-    now = datetime.now(UTC)
+        return None  # the MLModel reports its own invalid spec
     pending = (raw_model["metadata"].get("annotations") or {}).get(retrain_requests.ANNOTATION)
     if await follow_request(policy, model, body=body, patch=patch, memo=memo, pending=pending):
-        return
-    observed = await observe(policy, model, body, memo, pending=pending, now=now)
+        return next_look(policy, now=now)
+    current = policy.status
+    observed = await observe(policy, model, body, ctx, pending=pending, now=now)
     decision = triggers.evaluate(policy.spec, current, observed.seen, now=now)
     if decision.fire:
         await fire(policy, raw_model, model, decision.reason, body=body, memo=memo, now=now)
@@ -246,6 +268,30 @@ async def evaluate_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *
     observed.fields["consecutiveDriftChecks"] = decision.consecutive_drift_checks
     for key, value in observed.fields.items():
         patch.status[key] = value
+    return next_look(policy, now=now)
+
+
+def next_look(policy: RetrainPolicy, *, now: datetime) -> float | None:
+    """Polled triggers (metric, newData) every few seconds; a schedule at its next time; a
+    cooldown at its end; drift and the model's state wake the policy when they change."""
+    trig = policy.spec.triggers
+    if trig.metric is not None or trig.new_data is not None:
+        return TICK_SECONDS
+    waits: list[float] = []
+    last = policy.status.last_trigger
+    if last is not None:
+        ready_at = last.time.timestamp() + durations.seconds(policy.spec.cooldown)
+        if ready_at > now.timestamp():
+            waits.append(ready_at - now.timestamp())
+    if trig.schedule is not None:
+        after = last.time if last is not None else now
+        due = triggers.next_schedule(trig.schedule.cron, after)
+        waits.append((due - now).total_seconds())
+    return max(1.0, min(waits)) if waits else None
+
+
+def dependents(body: dict[str, Any], found: dict[str, Any]) -> list[reconciler.Key]:
+    return []
 
 
 def request_for(policy: RetrainPolicy, count: int, reason: str) -> retrain_requests.RetrainRequest:
@@ -305,8 +351,8 @@ async def fire(
     )
     await ask(memo, model, request)
     message = f"Retrain of {model.name} requested ({request.id}): {reason}"[:1024]
-    kopf.info(body, reason="RetrainTriggered", message=message)
-    kopf.info(cast(kopf.Body, raw_model), reason="RetrainRequested", message=message)
+    events.info(body, reason="RetrainTriggered", message=message)
+    events.info(raw_model, reason="RetrainRequested", message=message)
     metrics.RETRAINS.labels(
         namespace=policy.namespace, policy=policy.name, trigger=trigger_kind(reason)
     ).inc()
@@ -353,8 +399,13 @@ async def follow_request(
         started = run.run if run is not None and run.request == last.request else "(superseded)"
         patch.status["lastTrigger"] = {**last.to_k8s(), "run": started}
         patch.status["runsStarted"] = policy.status.runs_started + 1
-        kopf.info(body, reason="RetrainStarted", message=f"{last.request} started {started}.")
+        events.info(body, reason="RetrainStarted", message=f"{last.request} started {started}.")
         return True
     if pending is None:  # the annotation was lost (or removed by hand): ask again, same id
         await ask(memo, model, request_for(policy, policy.status.trigger_count, last.reason))
     return True
+
+
+reconciler.register(
+    kind=KIND, plural=constants.RETRAIN_POLICY_PLURAL, reconcile=reconcile, dependents=dependents
+)

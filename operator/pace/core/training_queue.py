@@ -1,0 +1,85 @@
+"""The operator's training queue: at most `limit` pipeline runs at a time, first come first
+served (pure, in memory).
+
+Every MLModel whose status says a run is Queued asks `admit` on each look; the earliest queued
+(by queue time, then name) takes a free slot. Runs already in flight when the operator starts
+are counted through `in_flight` (the MLModel index fills it before any reconcile runs), so a
+restart never starts more than the limit. `release` frees a slot when a run ends or is
+cancelled, and returns the uids that should look again (the new head of the queue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class TrainingQueue:
+    """FIFO admission of training runs under a concurrency limit."""
+
+    limit: int
+    in_flight: Callable[[], Iterable[str]] = lambda: ()
+    """uids whose stored status shows a run Pending or Running (the watch's view)."""
+    queued: Callable[[], Iterable[tuple[str, datetime, str]]] = lambda: ()
+    """(uid, queued at, namespace/name) of runs stored as Queued (the watch's view), so the
+    order is first come first served even for models that have not asked yet."""
+    running: set[str] = field(default_factory=set)
+    """uids admitted by this process (ahead of the watch)."""
+    waiting: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    """uid -> (queued at, namespace/name) for runs waiting for a slot."""
+
+    def occupied(self) -> set[str]:
+        return self.running | set(self.in_flight())
+
+    def enqueue(self, uid: str, *, queued_at: datetime, key: str) -> None:
+        if uid not in self.running:
+            self.waiting.setdefault(uid, (queued_at, key))
+
+    def _all_waiting(self) -> dict[str, tuple[datetime, str]]:
+        known = {uid: (at, key) for uid, at, key in self.queued() if uid not in self.running}
+        return {**known, **self.waiting}
+
+    def order(self) -> list[str]:
+        waiting = self._all_waiting()
+        return sorted(waiting, key=lambda uid: waiting[uid])
+
+    def position(self, uid: str) -> int | None:
+        """1-based place in the queue; None when not waiting."""
+        if uid not in self.waiting:
+            return None
+        return self.order().index(uid) + 1
+
+    def admit(self, uid: str) -> bool:
+        """Take a slot if one is free and ``uid`` is the earliest waiting run."""
+        if uid in self.running:
+            return True
+        busy = self.occupied() - {uid}
+        free = self.limit - len(busy)
+        if free <= 0 or uid not in self.waiting:
+            return False
+        ahead = [u for u in self.order() if u not in busy][:free]
+        if uid not in ahead:
+            return False
+        del self.waiting[uid]
+        self.running.add(uid)
+        return True
+
+    def adopt(self, uid: str) -> None:
+        """A run found in flight (after a restart, or submitted before the queue saw it)."""
+        self.waiting.pop(uid, None)
+        self.running.add(uid)
+
+    def release(self, uid: str) -> list[str]:
+        """Free ``uid``'s slot (or its place in the queue); the uids that may now start."""
+        self.running.discard(uid)
+        self.waiting.pop(uid, None)
+        free = self.limit - len(self.occupied() - {uid})
+        return self.order()[: max(free, 0)]
+
+
+def default_limit(*, cpus: int, memory_bytes: int, per_run_bytes: int = 400 * 2**20) -> int:
+    """Runs that fit the operator: one per CPU, and no more than memory allows (≈ 400 MB a
+    run with its worker processes), at least one."""
+    return max(1, min(cpus, memory_bytes // per_run_bytes))

@@ -1,0 +1,311 @@
+"""The MLModel's training step: queue admission, submission, polling, and the run's end.
+
+Called by `pace.handlers.mlmodel.reconcile`. A queued run waits for a slot in the operator's
+training queue (`pace.core.training_queue`, limit PACE_MAX_TRAINING_RUNS), is then compiled
+(cached by spec hash) and submitted; a run in flight is polled; a lost run is submitted again
+with backoff, at most `training_runs.MAX_ATTEMPTS` times. The end records the version (or the
+failing step), frees the slot and, for a candidate that passed its gates, begins its rollout.
+A finished local run's folder is removed once its version is recorded in status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from pace.adapters import events, metrics, pipeline_backend
+from pace.api.mlmodel import MLModel, TrainingRun
+from pace.core import audit, naming, pipeline_plan, training_runs
+from pace.handlers import auditing, indexes, mlmodel_rollout, reporting
+from pace.handlers.reconciler import Context
+
+POLL_SECONDS = 2.0
+QUEUED_SECONDS = 10.0
+POSITION_REFRESH_SECONDS = 60.0
+"""A queued run's position is rewritten at most once a minute (and at once near the head),
+so a long queue does not turn every finished run into a write per queued model."""
+
+
+async def advance(
+    model: MLModel, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> None:
+    """One move of the latest run, if it needs one."""
+    memo = ctx.memo
+    run = model.status.training
+    if memo.store is None or run is None:
+        return
+    queue = memo.training_queue
+    queue.in_flight = functools.partial(indexes.in_flight, ctx.indexes)
+    queue.queued = functools.partial(indexes.queued, ctx.indexes)
+    if run.state == "Queued":
+        await _queued(model, run, body, patch, ctx, now)
+    elif run.state in ("Pending", "Running"):
+        queue.adopt(model.uid)
+        await _in_flight(model, run, body, patch, ctx, now)
+    else:
+        _release(ctx, model.uid)
+        if run.state == "Succeeded":
+            await _clean_up(model, run, ctx)
+    metrics.TRAINING_QUEUE.labels(state="queued").set(len(queue.waiting))
+    metrics.TRAINING_QUEUE.labels(state="running").set(len(queue.occupied()))
+
+
+def _release(ctx: Context, uid: str) -> None:
+    for head in ctx.memo.training_queue.release(uid):
+        ctx.wakers.wake(ctx.memo.training_queue_keys.get(head, ("", "", "")))
+
+
+async def _queued(
+    model: MLModel,
+    run: TrainingRun,
+    body: dict[str, Any],
+    patch: kopf.Patch,
+    ctx: Context,
+    now: datetime,
+) -> None:
+    """Submit when the queue admits the run; otherwise keep its position in status."""
+    memo = ctx.memo
+    queue = memo.training_queue
+    queued_at = run.started_at or now
+    queue.enqueue(model.uid, queued_at=queued_at, key=f"{model.namespace}/{model.name}")
+    memo.training_queue_keys[model.uid] = ("mlmodels", model.namespace, model.name)
+    if queue.admit(model.uid):
+        submitted = run.model_copy(
+            update={"state": "Pending", "position": None, "submitted_at": now}
+        )
+        await submit(model, submitted, memo)
+        await auditing.append_for_model(
+            memo,
+            model,
+            patch,
+            [audit.run_started(submitted, serving=model.status.serving_version)],
+            now=now,
+        )
+        patch.status["training"] = submitted.to_patch()
+        _report(model, submitted, body, patch, now)
+        return
+    position = queue.position(model.uid)
+    if position == run.position:
+        return
+    written = ctx.scratch.get("position_written", 0.0)
+    near_head = position is not None and position <= 2 * queue.limit
+    if (
+        run.position is not None
+        and not near_head
+        and time.monotonic() - written < (POSITION_REFRESH_SECONDS)
+    ):
+        return
+    ctx.scratch["position_written"] = time.monotonic()
+    moved = run.model_copy(update={"position": position})
+    patch.status["training"] = moved.to_patch()
+    _report(model, moved, body, patch, now)
+
+
+def _report(
+    model: MLModel, run: TrainingRun, body: dict[str, Any], patch: kopf.Patch, now: datetime
+) -> None:
+    reporting.report_model(
+        body=body,
+        patch=patch,
+        before=model.status.conditions,
+        updates=[training_runs.training_condition(run, generation=model.generation, now=now)],
+        generation=model.generation,
+        post_events=False,
+    )
+
+
+async def submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
+    """Compile (cached by spec hash), keep the IR in the store, submit (idempotent)."""
+    ir_path, _cached = await asyncio.to_thread(
+        pipeline_backend.compile_for_spec,
+        spec_hash=run.spec_hash,
+        parameters=pipeline_plan.spec_parameters(model.spec),
+        cache_dir=memo.config.pipeline_dir / "compiled",
+    )
+    key = naming.pipeline_cache_key(run.spec_hash)
+    if not await asyncio.to_thread(memo.store.exists, key):
+        await asyncio.to_thread(
+            memo.store.put, key, ir_path.read_bytes(), content_type="application/yaml"
+        )
+    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+    await asyncio.to_thread(memo.backend.submit, request, ir_path, env=memo.s3.to_env())
+    metrics.PIPELINE_RUNS.labels(
+        namespace=model.namespace, model=model.name, result="submitted"
+    ).inc()
+
+
+async def cancel(model: MLModel, run: TrainingRun, ctx: Context) -> None:
+    """Stop a run a newer spec replaced (queued: leave the queue; in flight: stop it)."""
+    memo = ctx.memo
+    if run.state in ("Pending", "Running"):
+        request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+        cancel_run = getattr(memo.backend, "cancel", None)
+        if cancel_run is not None:
+            await asyncio.to_thread(cancel_run, request)
+        metrics.PIPELINE_RUNS.labels(
+            namespace=model.namespace, model=model.name, result="superseded"
+        ).inc()
+    _release(ctx, model.uid)
+
+
+async def _clean_up(model: MLModel, run: TrainingRun, ctx: Context) -> None:
+    """Remove a finished local run's folder once its version is recorded (once per run)."""
+    done = ctx.scratch.setdefault("cleaned", set())
+    if run.run in done:
+        return
+    remove = getattr(ctx.memo.backend, "remove", None)
+    if remove is not None:
+        request = pipeline_plan.run_request(model, run, bucket=ctx.memo.store.bucket)
+        await asyncio.to_thread(remove, request)
+    done.add(run.run)
+
+
+async def _in_flight(
+    model: MLModel,
+    run: TrainingRun,
+    body: dict[str, Any],
+    patch: kopf.Patch,
+    ctx: Context,
+    now: datetime,
+) -> None:
+    """Poll the run; record its step, its version or its failure."""
+    memo = ctx.memo
+    generation = model.generation
+    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+    state = await asyncio.to_thread(memo.backend.status, request)
+    if state.state in ("Lost", "NotFound"):
+        await _lost(model, run, state, body, patch, ctx, now)
+        return
+    if state.state in ("Pending", "Running"):
+        if (state.state, state.step) != (run.state, run.step):
+            moved = run.model_copy(update={"state": state.state, "step": state.step})
+            patch.status["training"] = moved.to_patch()
+            _report(model, moved, body, patch, now)
+        return
+    if state.state == "Succeeded":
+        key = naming.artifact_key(
+            namespace=model.namespace, model=model.name, version=run.version, artifact="lineage"
+        )
+        lineage = await asyncio.to_thread(memo.store.get_json, key)
+        outcome = training_runs.succeeded(
+            model.status,
+            run.model_copy(update={"step": state.step}),
+            lineage,
+            generation=generation,
+            now=now,
+        )
+        result = "succeeded" if outcome.candidate_version == run.version else "rejected"
+    else:
+        lineage = {}
+        outcome = training_runs.failed(
+            model.status,
+            run,
+            failed_step=state.failed_step,
+            message=state.message,
+            generation=generation,
+            now=now,
+        )
+        result = "failed"
+    await _finish(model, run, outcome, lineage, result, body, patch, ctx, now)
+
+
+async def _lost(
+    model: MLModel,
+    run: TrainingRun,
+    state: pipeline_backend.RunState,
+    body: dict[str, Any],
+    patch: kopf.Patch,
+    ctx: Context,
+    now: datetime,
+) -> None:
+    """Submit a lost run again after a backoff; past the attempt limit, fail it."""
+    if run.attempts >= training_runs.MAX_ATTEMPTS:
+        outcome = training_runs.lost(
+            model.status, run, message=state.message, generation=model.generation, now=now
+        )
+        await _finish(model, run, outcome, {}, "failed", body, patch, ctx, now)
+        return
+    if not training_runs.resubmit_due(run, now=now):
+        return
+    again = run.model_copy(
+        update={"attempts": run.attempts + 1, "state": "Pending", "submitted_at": now}
+    )
+    await submit(model, again, ctx.memo)
+    patch.status["training"] = again.to_patch()
+    events.warn(
+        body,
+        reason="TrainingResubmitted",
+        message=f"Run {run.run} was lost ({state.message}); submitted again "
+        f"(attempt {again.attempts} of {training_runs.MAX_ATTEMPTS}).",
+    )
+
+
+async def _finish(
+    model: MLModel,
+    run: TrainingRun,
+    outcome: training_runs.RunOutcome,
+    lineage: dict[str, Any],
+    result: str,
+    body: dict[str, Any],
+    patch: kopf.Patch,
+    ctx: Context,
+    now: datetime,
+) -> None:
+    """Record the end of a run: audit, status, metrics; begin the rollout of a candidate."""
+    memo = ctx.memo
+    serving = model.status.serving_version
+    if outcome.run.state == "Failed":
+        events_ = [audit.run_failed(outcome.run, serving=serving)]
+    else:
+        events_ = [
+            audit.version_registered(
+                outcome.versions[-1], lineage.get("gates", {}), serving=serving, run=run.run
+            )
+        ]
+    passed = outcome.candidate_version == run.version and outcome.run.state == "Succeeded"
+    awaiting = passed and not run.auto_promote
+    if awaiting:
+        events_.append(audit.awaiting_promotion(run.version, serving=serving))
+    await auditing.append_for_model(memo, model, patch, events_, now=now)
+    metrics.PIPELINE_RUNS.labels(namespace=model.namespace, model=model.name, result=result).inc()
+    patch.status["training"] = outcome.run.to_patch()
+    patch.status["versions"] = [v.to_k8s() for v in outcome.versions]
+    patch.status["candidateVersion"] = outcome.candidate_version
+    after = reporting.report_model(
+        body=body,
+        patch=patch,
+        before=model.status.conditions,
+        updates=outcome.conditions,
+        generation=model.generation,
+    )
+    if outcome.run.state == "Succeeded":
+        for version in outcome.versions[-1:]:
+            for name, value in version.metrics.items():
+                metrics.MODEL_METRIC.labels(
+                    namespace=model.namespace,
+                    model=model.name,
+                    version=version.version,
+                    metric=name,
+                ).set(value)
+    if awaiting:
+        events.info(
+            body,
+            reason="AwaitingPromotion",
+            message=f"{run.version} passed its gates; autoPromote is false: run `pace promote "
+            f"{model.name} -n {model.namespace}` to roll it out.",
+        )
+        return
+    if passed:
+        current = model.status.model_copy(
+            update={
+                "conditions": after,
+                "versions": outcome.versions,
+                "candidate_version": outcome.candidate_version,
+            }
+        )
+        await mlmodel_rollout.begin(model, current, body=body, patch=patch, memo=memo, now=now)

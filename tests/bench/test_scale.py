@@ -1,0 +1,279 @@
+"""Scale: 1,000 MLModels + 1,000 DriftMonitors + 1,000 RetrainPolicies on one operator.
+
+Against the real kube-apiserver (and MinIO, so every model queues a training run behind
+PACE_MAX_TRAINING_RUNS=1; the one run admitted is a long search that holds the slot, so the
+queue is still during the idle window). Figures, printed and written to tests/bench/results/scale.json:
+
+- the raw apply rate of the same 3,000 objects with no operator running (the API server's
+  own speed, the baseline);
+- with the operator: time from the first apply until every object has status, and p50/p99
+  of (first status seen - that object's apply returned), both from one watch per kind;
+- the operator's RSS and CPU at steady state (from /proc of its process);
+- the API requests per second the operator makes when nothing changes: the API server's own
+  ``apiserver_request_total`` (non-watch verbs on PACE's kinds and events) over an idle
+  window, minus the same window's count without the operator.
+
+Targets (issue 10): status within 60 s, p99 <= 2 s after the apply, idle <= 1 request per
+object per minute, RSS <= 300 MB. Not asserted (figures only).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+
+from pace.adapters.object_store import S3Settings
+from pace.api import constants
+from pace.localstack import processes
+from pace.localstack.minio import MinioInfo
+from tests.bench import results
+from tests.e2e.test_train_and_register import operator_env
+from tests.servers.kube_apiserver import Cluster
+
+N = int(os.environ.get("PACE_BENCH_SCALE_N", "1000"))
+IDLE_WINDOW = 60.0
+KINDS = (
+    (constants.MLMODEL_PLURAL, constants.MLMODEL_KIND),
+    (constants.DRIFT_MONITOR_PLURAL, constants.DRIFT_MONITOR_KIND),
+    (constants.RETRAIN_POLICY_PLURAL, constants.RETRAIN_POLICY_KIND),
+)
+
+
+def _objects(i: int) -> list[tuple[str, dict[str, Any]]]:
+    name = f"m{i:04d}"
+    model = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.MLMODEL_KIND,
+        "metadata": {"name": name},
+        "spec": {
+            "task": "classification",
+            "dataset": {"uri": "sklearn://iris", "target": "target"},
+            # A search long enough to hold the one training slot for the whole bench: the
+            # queue stays still, so the idle window really has nothing to do.
+            "training": {
+                "algorithm": "random_forest",
+                "search": {
+                    "strategy": "random",
+                    "trials": 1000,
+                    "space": {"n_estimators": [100, 200, 300], "max_depth": [3, 5, None]},
+                },
+            },
+        },
+    }
+    monitor = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.DRIFT_MONITOR_KIND,
+        "metadata": {"name": name},
+        "spec": {"modelRef": {"name": name}, "interval": "30s"},
+    }
+    policy = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.RETRAIN_POLICY_KIND,
+        "metadata": {"name": name},
+        "spec": {
+            "modelRef": {"name": name},
+            "triggers": {"drift": {"monitorRef": {"name": name}, "consecutiveChecks": 2}},
+            "cooldown": "10m",
+        },
+    }
+    return [
+        (constants.MLMODEL_PLURAL, model),
+        (constants.DRIFT_MONITOR_PLURAL, monitor),
+        (constants.RETRAIN_POLICY_PLURAL, policy),
+    ]
+
+
+def _apply_all(
+    cluster: Cluster, namespace: str
+) -> tuple[float, float, dict[tuple[str, str], float]]:
+    """Create every object from 8 threads; (start, end, per-object apply time)."""
+    api = kubernetes.client.CustomObjectsApi(cluster.client)
+    applied: dict[tuple[str, str], float] = {}
+
+    def create(item: tuple[str, dict[str, Any]]) -> None:
+        plural, body = item
+        api.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, plural, body
+        )
+        applied[(plural, body["metadata"]["name"])] = time.monotonic()
+
+    items = [item for i in range(N) for item in _objects(i)]
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, items))
+    return started, time.monotonic(), applied
+
+
+def _apiserver_requests(cluster: Cluster) -> float:
+    """Non-watch requests the API server has served on PACE's kinds and on events."""
+    text = cluster.client.call_api(
+        "/metrics",
+        "GET",
+        response_type="str",
+        _return_http_data_only=True,
+        auth_settings=["BearerToken"],
+    )
+    total = 0.0
+    for line in str(text).splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels, _, value = line.rpartition(" ")
+        if 'verb="WATCH"' in labels:
+            continue
+        if f'group="{constants.GROUP}"' in labels or 'resource="events"' in labels:
+            total += float(value)
+    return total
+
+
+class StatusWatch:
+    """One watch per kind in a thread: when each object was first seen with status."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.seen: dict[tuple[str, str], float] = {}
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._watch, args=(cluster, namespace, plural), daemon=True)
+            for plural, _kind in KINDS
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _watch(self, cluster: Cluster, namespace: str, plural: str) -> None:
+        api = kubernetes.client.CustomObjectsApi(
+            kubernetes.config.new_client_from_config(config_file=cluster.kubeconfig)
+        )
+        while not self.stop.is_set():
+            watch = kubernetes.watch.Watch()
+            for event in watch.stream(
+                api.list_namespaced_custom_object,
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                plural,
+                timeout_seconds=5,
+            ):
+                obj = event["object"]
+                status = obj.get("status") or {}
+                key = (plural, obj["metadata"]["name"])
+                if status.get("conditions") and key not in self.seen:
+                    self.seen[key] = time.monotonic()
+                if self.stop.is_set():
+                    watch.stop()
+                    break
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """(RSS in MB, CPU seconds user+system) of a process."""
+    rss_kb = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kb / 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+@pytest.fixture
+def bench_namespaces(kube_cluster: Cluster) -> Iterator[tuple[str, str]]:
+    suffix = f"{os.getpid()}-{int(time.time())}"
+    names = (f"scale-raw-{suffix}", f"scale-op-{suffix}")
+    for name in names:
+        kube_cluster.core.create_namespace({"metadata": {"name": name}})
+    yield names
+    for name in names:
+        kube_cluster.core.delete_namespace(name)
+
+
+def test_scale(
+    kube_cluster: Cluster,
+    bench_namespaces: tuple[str, str],
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+) -> None:
+    raw_ns, op_ns = bench_namespaces
+    total = N * len(KINDS)
+
+    # Baseline: the API server alone.
+    raw_start, raw_end, _ = _apply_all(kube_cluster, raw_ns)
+    raw_seconds = raw_end - raw_start
+    before = _apiserver_requests(kube_cluster)
+    time.sleep(IDLE_WINDOW / 4)
+    baseline_rate = (_apiserver_requests(kube_cluster) - before) / (IDLE_WINDOW / 4)
+
+    # The operator, as a process of its own, watching the second namespace.
+    env = {
+        **os.environ,
+        **operator_env(kube_cluster, op_ns, minio_server, s3_settings, tmp_path / "p"),
+        "KUBECONFIG": kube_cluster.kubeconfig,
+        "PACE_WATCH_NAMESPACES": op_ns,
+        "PACE_MAX_TRAINING_RUNS": "1",
+        "PACE_METRICS_PORT": str(processes.free_port()),
+        "PACE_PROBE_PORT": str(processes.free_port()),
+        "PACE_BIND_ADDRESS": "127.0.0.1",
+    }
+    log = (tmp_path / "operator.log").open("wb")
+    operator = subprocess.Popen(
+        [sys.executable, "-m", "pace"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    watch = StatusWatch(kube_cluster, op_ns)
+    try:
+        time.sleep(3)  # started and watching (nothing to index yet)
+        _rss0, cpu0 = _proc_stats(operator.pid)
+        start, end, applied = _apply_all(kube_cluster, op_ns)
+        deadline = time.monotonic() + 600
+        while len(watch.seen) < total and time.monotonic() < deadline:
+            assert operator.poll() is None, (tmp_path / "operator.log").read_text()[-3000:]
+            time.sleep(0.5)
+        all_status = max(watch.seen.values(), default=end) - start
+        lags = sorted(max(0.0, watch.seen[k] - applied[k]) for k in watch.seen if k in applied)
+        settled_cpu = _proc_stats(operator.pid)[1]
+        time.sleep(20)  # let the first wave of writes settle
+        rss_idle, cpu_a = _proc_stats(operator.pid)
+        requests_a = _apiserver_requests(kube_cluster)
+        time.sleep(IDLE_WINDOW)
+        rss_end, cpu_b = _proc_stats(operator.pid)
+        requests_b = _apiserver_requests(kube_cluster)
+    finally:
+        watch.stop.set()
+        operator.terminate()
+        try:
+            operator.wait(30)
+        except subprocess.TimeoutExpired:
+            operator.kill()
+        log.close()
+    idle_rate = max(0.0, (requests_b - requests_a) / IDLE_WINDOW - baseline_rate)
+    figures = {
+        "objects": total,
+        "raw_apply_seconds": round(raw_seconds, 2),
+        "raw_apply_per_second": round(total / raw_seconds, 1),
+        "operator_apply_seconds": round(end - start, 2),
+        "objects_with_status": len(watch.seen),
+        "seconds_until_all_have_status": round(all_status, 2),
+        "seconds_all_status_after_apply_completed": round(max(0.0, start + all_status - end), 2),
+        "first_status_lag_p50_seconds": round(statistics.median(lags), 3) if lags else None,
+        "first_status_lag_p99_seconds": round(lags[int(0.99 * (len(lags) - 1))], 3)
+        if lags
+        else None,
+        "operator_cpu_seconds_to_first_status": round(settled_cpu - cpu0, 1),
+        "operator_rss_mb_idle": round(rss_idle, 1),
+        "operator_rss_mb_end": round(rss_end, 1),
+        "operator_cpu_percent_idle": round(100 * (cpu_b - cpu_a) / IDLE_WINDOW, 1),
+        "idle_requests_per_second": round(idle_rate, 3),
+        "idle_requests_per_object_per_minute": round(60 * idle_rate / total, 4),
+        "apiserver_baseline_requests_per_second": round(baseline_rate, 3),
+        "training_limit": 1,
+    }
+    results.record("scale", figures)
+    assert len(watch.seen) == total, f"{total - len(watch.seen)} objects never got a status"

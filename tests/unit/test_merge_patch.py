@@ -1,0 +1,28 @@
+"""JSON merge patches applied in memory: what a reconcile's write would change."""
+
+from pace.core import merge_patch
+
+OBJ = {"metadata": {"annotations": {"a": "1"}}, "status": {"phase": "Serving", "versions": [1]}}
+
+
+def test_apply_merges_replaces_lists_and_removes_nulls() -> None:
+    patched = merge_patch.apply(
+        OBJ, {"metadata": {"annotations": {"a": None, "b": "2"}}, "status": {"versions": [2]}}
+    )
+    assert patched == {
+        "metadata": {"annotations": {"b": "2"}},
+        "status": {"phase": "Serving", "versions": [2]},
+    }
+    assert OBJ["status"]["versions"] == [1]  # the input is unchanged
+
+
+def test_noops_are_recognised_and_stripped() -> None:
+    same = {"status": {"phase": "Serving"}, "metadata": {"annotations": {"gone": None}}}
+    assert not merge_patch.changes(OBJ, same)
+    assert merge_patch.strip_noops(OBJ, same) == {}
+    mixed = {"status": {"phase": "Serving", "canary": {"weight": 10}}}
+    assert merge_patch.changes(OBJ, mixed)
+    assert merge_patch.strip_noops(OBJ, mixed) == {"status": {"canary": {"weight": 10}}}
+    assert merge_patch.strip_noops(OBJ, {"metadata": {"annotations": {"a": None}}}) == {
+        "metadata": {"annotations": {"a": None}}
+    }

@@ -1,0 +1,69 @@
+"""The training queue: first come first served under a limit, restart-safe counting."""
+
+from datetime import UTC, datetime, timedelta
+
+from pace.core import training_queue
+from pace.core.training_queue import TrainingQueue
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _queue(limit: int, n: int, *, in_flight: tuple[str, ...] = ()) -> TrainingQueue:
+    queue = TrainingQueue(limit=limit, in_flight=lambda: in_flight)
+    for i in range(n):
+        queue.enqueue(f"u{i}", queued_at=T0 + timedelta(seconds=i), key=f"ns/m{i}")
+    return queue
+
+
+def test_admits_in_queue_order_up_to_the_limit() -> None:
+    queue = _queue(2, 4)
+    assert [queue.position(f"u{i}") for i in range(4)] == [1, 2, 3, 4]
+    assert not queue.admit("u3")  # not its turn
+    assert queue.admit("u0")
+    assert queue.admit("u1")
+    assert not queue.admit("u2")  # no slot left
+    assert queue.position("u2") == 1
+    assert queue.release("u0") == ["u2"]  # the new head is told
+    assert queue.admit("u2")
+    assert queue.admit("u2")  # asking again is harmless
+    assert queue.occupied() == {"u1", "u2"}
+
+
+def test_ties_break_by_name_and_enqueue_is_idempotent() -> None:
+    queue = TrainingQueue(limit=1)
+    queue.enqueue("b", queued_at=T0, key="ns/b")
+    queue.enqueue("a", queued_at=T0, key="ns/a")
+    queue.enqueue("a", queued_at=T0 + timedelta(hours=1), key="ns/a")
+    assert queue.order() == ["a", "b"]
+
+
+def test_runs_in_flight_after_a_restart_count_against_the_limit() -> None:
+    queue = _queue(1, 2, in_flight=("old",))
+    assert not queue.admit("u0")
+    queue.adopt("old")
+    assert queue.release("old") == ["u0"]
+
+
+def test_release_of_a_waiting_run_leaves_the_queue() -> None:
+    queue = _queue(1, 3)
+    assert queue.admit("u0")
+    queue.release("u1")  # superseded while queued
+    assert queue.order() == ["u2"]
+
+
+def test_default_limit_from_cpus_and_memory() -> None:
+    gib = 2**30
+    assert training_queue.default_limit(cpus=8, memory_bytes=64 * gib) == 8
+    assert training_queue.default_limit(cpus=8, memory_bytes=1 * gib) == 2
+    assert training_queue.default_limit(cpus=2, memory_bytes=100 * 2**20) == 1
+
+
+def test_runs_stored_as_queued_keep_their_place_before_they_ask() -> None:
+    stored = (("early", T0 - timedelta(minutes=1), "ns/early"),)
+    queue = _queue(1, 2)
+    queue.queued = lambda: stored
+    assert not queue.admit("u0")  # "early" came first, though it has not asked yet
+    assert queue.order()[0] == "early"
+    queue.enqueue("early", queued_at=T0 - timedelta(minutes=1), key="ns/early")
+    assert queue.admit("early")
+    assert queue.order() == ["u0", "u1"]

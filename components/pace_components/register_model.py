@@ -9,6 +9,7 @@ from pace_components.images import BASE_IMAGE
 def register_model(
     namespace: str,
     model_name: str,
+    model_uid: str,
     version: str,
     run_name: str,
     trigger: str,
@@ -31,6 +32,7 @@ def register_model(
     Args:
         namespace: Namespace of the MLModel.
         model_name: Name of the MLModel.
+        model_uid: uid of the MLModel object (its versions live under it).
         version: Version id allocated by the operator (v1, v2, ...).
         run_name: Pipeline run name (deterministic, from the operator).
         trigger: Why this run happened (create, spec-change, drift, schedule, ...).
@@ -76,6 +78,7 @@ def register_model(
         store,
         namespace=namespace,
         model=model_name,
+        model_uid=model_uid,
         version=version,
         run=run_name,
         trigger=trigger,
@@ -102,7 +105,11 @@ def register_model(
     )
     uri = store.uri(
         naming.artifact_key(
-            namespace=namespace, model=model_name, version=version, artifact="lineage"
+            namespace=namespace,
+            model=model_name,
+            version=version,
+            artifact="lineage",
+            uid=model_uid,
         )
     )
     print(f"registered {namespace}/{model_name} {version}: {record['metrics']} -> {uri}")

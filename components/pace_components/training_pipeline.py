@@ -24,6 +24,7 @@ PIPELINE_NAME = "pace-training"
 def training_pipeline(
     namespace: str,
     model_name: str,
+    model_uid: str,
     version: str,
     run_name: str,
     trigger: str,
@@ -88,6 +89,7 @@ def training_pipeline(
     registered = register_model(
         namespace=namespace,
         model_name=model_name,
+        model_uid=model_uid,
         version=version,
         run_name=run_name,
         trigger=trigger,

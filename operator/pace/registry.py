@@ -44,6 +44,7 @@ def register_version(
     model: str,
     version: str,
     run: str,
+    model_uid: str = "",
     trigger: str,
     dataset_uri: str,
     data_hash: str,
@@ -59,7 +60,7 @@ def register_version(
     """Upload a version's artifacts and commit it with its lineage; return the lineage."""
     store.ensure_bucket()
     lineage_key = naming.artifact_key(
-        namespace=namespace, model=model, version=version, artifact="lineage"
+        namespace=namespace, model=model, version=version, artifact="lineage", uid=model_uid
     )
     if store.exists(lineage_key):
         existing: dict[str, Any] = store.get_json(lineage_key)
@@ -72,7 +73,7 @@ def register_version(
     artifacts: dict[str, str] = {}
     for artifact, path in sorted(files.items()):
         key = naming.artifact_key(
-            namespace=namespace, model=model, version=version, artifact=artifact
+            namespace=namespace, model=model, version=version, artifact=artifact, uid=model_uid
         )
         artifacts[artifact] = store.put(
             key,
@@ -81,7 +82,7 @@ def register_version(
         )
     if pipeline_key and store.exists(pipeline_key):
         key = naming.artifact_key(
-            namespace=namespace, model=model, version=version, artifact="pipeline"
+            namespace=namespace, model=model, version=version, artifact="pipeline", uid=model_uid
         )
         artifacts["pipeline"] = store.put(
             key, store.get(pipeline_key), content_type="application/yaml"

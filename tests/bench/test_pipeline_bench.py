@@ -81,6 +81,7 @@ def _request(name: str, hash_: str) -> pipeline_plan.RunRequest:
     return pipeline_plan.RunRequest(
         namespace="bench",
         model_name=name,
+        model_uid="bench",
         version="v1",
         run_name=f"{name}-v1-{hash_[:8]}",
         trigger="bench",

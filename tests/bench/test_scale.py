@@ -2,7 +2,8 @@
 
 Against the real kube-apiserver (and MinIO, so every model queues a training run behind
 PACE_MAX_TRAINING_RUNS=1; the one run admitted is a long search that holds the slot, so the
-queue is still during the idle window). Figures, printed and written to tests/bench/results/scale.json:
+queue is still during the idle window). Figures, printed and written to
+tests/bench/results/scale.json:
 
 - the raw apply rate of the same 3,000 objects with no operator running (the API server's
   own speed, the baseline);
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -43,6 +45,7 @@ from tests.servers.kube_apiserver import Cluster
 
 N = int(os.environ.get("PACE_BENCH_SCALE_N", "1000"))
 IDLE_WINDOW = 60.0
+SETTLE_MAX = 180.0
 KINDS = (
     (constants.MLMODEL_PLURAL, constants.MLMODEL_KIND),
     (constants.DRIFT_MONITOR_PLURAL, constants.DRIFT_MONITOR_KIND),
@@ -115,8 +118,9 @@ def _apply_all(
     return started, time.monotonic(), applied
 
 
-def _apiserver_requests(cluster: Cluster) -> float:
-    """Non-watch requests the API server has served on PACE's kinds and on events."""
+def _apiserver_requests(cluster: Cluster) -> dict[str, float]:
+    """Non-watch requests the API server has served on PACE's kinds and on events, by
+    verb/resource/subresource."""
     text = cluster.client.call_api(
         "/metrics",
         "GET",
@@ -124,7 +128,7 @@ def _apiserver_requests(cluster: Cluster) -> float:
         _return_http_data_only=True,
         auth_settings=["BearerToken"],
     )
-    total = 0.0
+    counts: dict[str, float] = {}
     for line in str(text).splitlines():
         if not line.startswith("apiserver_request_total{"):
             continue
@@ -132,8 +136,14 @@ def _apiserver_requests(cluster: Cluster) -> float:
         if 'verb="WATCH"' in labels:
             continue
         if f'group="{constants.GROUP}"' in labels or 'resource="events"' in labels:
-            total += float(value)
-    return total
+            fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            key = f"{fields.get('verb')} {fields.get('resource')}/{fields.get('subresource', '')}"
+            counts[key] = counts.get(key, 0.0) + float(value)
+    return counts
+
+
+def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0) > 0}
 
 
 class StatusWatch:
@@ -210,7 +220,8 @@ def test_scale(
     raw_seconds = raw_end - raw_start
     before = _apiserver_requests(kube_cluster)
     time.sleep(IDLE_WINDOW / 4)
-    baseline_rate = (_apiserver_requests(kube_cluster) - before) / (IDLE_WINDOW / 4)
+    baseline = _delta(_apiserver_requests(kube_cluster), before)
+    baseline_rate = sum(baseline.values()) / (IDLE_WINDOW / 4)
 
     # The operator, as a process of its own, watching the second namespace.
     env = {
@@ -239,7 +250,17 @@ def test_scale(
         all_status = max(watch.seen.values(), default=end) - start
         lags = sorted(max(0.0, watch.seen[k] - applied[k]) for k in watch.seen if k in applied)
         settled_cpu = _proc_stats(operator.pid)[1]
-        time.sleep(20)  # let the first wave of writes settle
+        # Let the first wave of writes settle: until a 10 s window has fewer requests than the
+        # idle target would allow (one per object per minute), at most SETTLE_MAX seconds.
+        settle_started = time.monotonic()
+        previous = _apiserver_requests(kube_cluster)
+        while time.monotonic() - settle_started < SETTLE_MAX:
+            time.sleep(10)
+            current = _apiserver_requests(kube_cluster)
+            if sum(_delta(current, previous).values()) < total / 6:
+                break
+            previous = current
+        settle_seconds = time.monotonic() - settle_started
         rss_idle, cpu_a = _proc_stats(operator.pid)
         requests_a = _apiserver_requests(kube_cluster)
         time.sleep(IDLE_WINDOW)
@@ -253,7 +274,8 @@ def test_scale(
         except subprocess.TimeoutExpired:
             operator.kill()
         log.close()
-    idle_rate = max(0.0, (requests_b - requests_a) / IDLE_WINDOW - baseline_rate)
+    idle = _delta(requests_b, requests_a)
+    idle_rate = max(0.0, sum(idle.values()) / IDLE_WINDOW - baseline_rate)
     figures = {
         "objects": total,
         "raw_apply_seconds": round(raw_seconds, 2),
@@ -267,12 +289,14 @@ def test_scale(
         if lags
         else None,
         "operator_cpu_seconds_to_first_status": round(settled_cpu - cpu0, 1),
+        "seconds_to_settle_after_all_have_status": round(settle_seconds, 1),
         "operator_rss_mb_idle": round(rss_idle, 1),
         "operator_rss_mb_end": round(rss_end, 1),
         "operator_cpu_percent_idle": round(100 * (cpu_b - cpu_a) / IDLE_WINDOW, 1),
         "idle_requests_per_second": round(idle_rate, 3),
         "idle_requests_per_object_per_minute": round(60 * idle_rate / total, 4),
         "apiserver_baseline_requests_per_second": round(baseline_rate, 3),
+        "idle_requests_by_kind": {k: int(v) for k, v in sorted(idle.items())},
         "training_limit": 1,
     }
     results.record("scale", figures)

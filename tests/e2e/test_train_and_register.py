@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import kubernetes
 import pytest
 import yaml
 from kopf.testing import KopfRunner
@@ -160,7 +161,8 @@ def test_models_train_register_and_gate(
     conds = conditions(obj)
     assert conds["Trained"]["status"] == "True"
     assert conds["Validated"]["status"] == "True"
-    prefix = f"models/{namespace}/wine/versions/v1/"
+    uid = obj["metadata"]["uid"][:8]
+    prefix = f"models/{namespace}/wine/{uid}/versions/v1/"
     keys = set(store.list(prefix))
     for artifact in (
         "model.joblib",
@@ -290,7 +292,8 @@ def test_only_training_changes_start_a_new_run(
     versions = get(kube_cluster, namespace, "iris")["status"]["versions"]
     assert [v["version"] for v in versions] == ["v1", "v2"]
     assert versions[0]["specHash"] != versions[1]["specHash"]
-    assert store.exists(f"models/{namespace}/iris/versions/v2/lineage.json")
+    uid = get(kube_cluster, namespace, "iris")["metadata"]["uid"][:8]
+    assert store.exists(f"models/{namespace}/iris/{uid}/versions/v2/lineage.json")
 
     # No Prometheus: the canary holds, says why once, and writes once per interval.
     status = eventually(
@@ -432,3 +435,66 @@ def test_restart_mid_run_does_not_start_another(
         lambda: not any((tmp_path / "p" / "runs" / namespace).iterdir()),
         what="the finished run's folder removed",
     )
+
+
+def test_a_model_created_again_starts_afresh(
+    kube_cluster: Cluster, namespace: str, trainer: tuple[KopfRunner, ObjectStore]
+) -> None:
+    """Delete a model and create it again under the same name: v1 again, its own run and its
+    own registry prefix (the uid's); the old version's artifacts are neither adopted nor
+    touched."""
+    _runner, store = trainer
+    body = wine(
+        "again",
+        dataset={"uri": "sklearn://iris", "target": "target"},
+        training={"algorithm": "decision_tree", "hyperparameters": {"max_depth": 3}},
+        explainability={"samples": 20},
+    )
+    api = kube_cluster.custom
+
+    def serving() -> dict[str, Any] | None:
+        found = api.get_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, "again"
+        )
+        return found if (found.get("status") or {}).get("servingVersion") == "v1" else None
+
+    api.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+    )
+    first = eventually(serving, timeout=RUN_TIMEOUT, interval=1.0, what="the first model serving")
+    first_uri = first["status"]["versions"][0]["artifactUri"]
+    first_lineage = (
+        f"models/{namespace}/again/{first['metadata']['uid'][:8]}/versions/v1/lineage.json"
+    )
+    before = store.get(first_lineage)
+
+    api.delete_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, "again"
+    )
+
+    def gone() -> bool:
+        try:
+            api.get_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, "again"
+            )
+        except kubernetes.client.exceptions.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    eventually(gone, what="the model deleted (the operator releases its finalizer)")
+    api.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+    )
+    second = eventually(
+        lambda: (s := serving()) and s["metadata"]["uid"] != first["metadata"]["uid"] and s,
+        timeout=RUN_TIMEOUT,
+        interval=1.0,
+        what="the model created again serving its own v1",
+    )
+    [version] = second["status"]["versions"]
+    assert version["version"] == "v1"
+    assert version["trigger"] == "create"
+    assert second["metadata"]["uid"][:8] in version["artifactUri"]
+    assert version["artifactUri"] != first_uri
+    assert version["pipelineRun"] != first["status"]["versions"][0]["pipelineRun"]
+    assert store.get(first_lineage) == before  # the old version is kept as it was

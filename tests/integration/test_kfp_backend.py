@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pace.adapters import pipeline_backend
@@ -15,8 +16,9 @@ SPEC = MLModelSpec.model_validate(
 REQUEST = pipeline_plan.RunRequest(
     namespace="ns",
     model_name="iris",
+    model_uid="5f0c2a9e-1111-2222-3333-444455556666",
     version="v1",
-    run_name="iris-v1-0123abcd",
+    run_name="iris-v1-5f0c2a-0123abcd",
     trigger="create",
     spec_hash="0123abcd",
     pipeline_key="pipelines/0123abcd/pipeline.yaml",
@@ -39,15 +41,21 @@ def test_submit_is_idempotent_and_status_is_mapped(
     backend.submit(REQUEST, ir, env={})  # a restarted operator submits again: no second run
     assert len(api.runs) == 1
     [run] = api.runs.values()
-    assert run["display_name"] == "iris-v1-0123abcd"
+    assert run["display_name"] == "ns/iris-v1-5f0c2a-0123abcd"
     assert run["pipeline_spec"]["pipelineInfo"]["name"] == "pace-training"
     assert run["runtime_config"]["parameters"]["version"] == "v1"
-    assert run["runtime_config"]["parameters"]["run_name"] == "iris-v1-0123abcd"
+    assert run["runtime_config"]["parameters"]["run_name"] == "iris-v1-5f0c2a-0123abcd"
+    assert run["runtime_config"]["parameters"]["model_uid"] == REQUEST.model_uid
+    # The same model name and run in another namespace is another run.
+    other = dataclasses.replace(REQUEST, namespace="other")
+    assert backend.status(other).state == "NotFound"
+    backend.submit(other, ir, env={})
+    assert len(api.runs) == 2
     assert [e["display_name"] for e in api.experiments.values()] == ["pace"]
     assert backend.status(REQUEST).state == "Pending"
 
     api.set_run(
-        "iris-v1-0123abcd",
+        "ns/iris-v1-5f0c2a-0123abcd",
         state="RUNNING",
         tasks=[
             {"display_name": "load-data", "state": "SUCCEEDED"},
@@ -58,7 +66,7 @@ def test_submit_is_idempotent_and_status_is_mapped(
     assert (state.state, state.step) == ("Running", "train-model")
 
     api.set_run(
-        "iris-v1-0123abcd",
+        "ns/iris-v1-5f0c2a-0123abcd",
         state="FAILED",
         tasks=[
             {"display_name": "train-model", "state": "FAILED", "error": {"message": "OOMKilled"}}

@@ -79,6 +79,12 @@ def test_reference_follows_the_serving_version() -> None:
     )
     v1 = drift.reference_location(uri=None, namespace="n", model="m", serving_version="v1")
     v2 = drift.reference_location(uri=None, namespace="n", model="m", serving_version="v2")
+    # With the model's uid (as the operator calls it): under the model object's own prefix.
+    owned = drift.reference_location(
+        uri=None, namespace="n", model="m", serving_version="v2", model_uid="0123456789ab"
+    )
+    assert owned is not None
+    assert owned.key == "models/n/m/01234567/versions/v2/reference.parquet"
     assert v1 is not None
     assert v2 is not None
     assert v1.key == "models/n/m/versions/v1/reference.parquet"

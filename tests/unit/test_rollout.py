@@ -129,3 +129,26 @@ def test_a_verdict_clears_holding_and_analysis_runs_once_per_interval() -> None:
     held = canary.decide(state, SPEC, None, now=T0 + timedelta(seconds=30)).state
     assert not canary.due(held, SPEC, now=T0 + timedelta(seconds=45))
     assert canary.due(held, SPEC, now=T0 + timedelta(seconds=60))
+
+
+def test_a_step_is_never_judged_on_traffic_from_before_it() -> None:
+    """A 4 s interval has a 10 s rate window: the first analysis of a step waits until the
+    window lies inside the step (else the previous canary's traffic is judged)."""
+    spec = CanarySpec(steps=[20, 100], interval="4s")
+    state = CanaryState(weight=20, step=0, last_step_time=T0)
+    assert not canary.due(state, spec, now=T0 + timedelta(seconds=6))
+    assert canary.seconds_until_due(state, spec, now=T0 + timedelta(seconds=6)) == 4
+    assert canary.due(state, spec, now=T0 + timedelta(seconds=10))
+    checked = state.model_copy(update={"last_check_time": T0 + timedelta(seconds=10)})
+    assert not canary.due(checked, spec, now=T0 + timedelta(seconds=13))
+    assert canary.due(checked, spec, now=T0 + timedelta(seconds=14))
+
+
+def test_no_traffic_holds_silently() -> None:
+    current = _status(v1="production", v2="canary").model_copy(
+        update={"canary": CanaryState(weight=20, step=0, last_step_time=T0)}
+    )
+    no_data = [CheckResult("success-rate", None, False, "no data")]
+    d = canary.decide(current.canary, SPEC, no_data, now=T0 + timedelta(seconds=30))  # type: ignore[arg-type]
+    assert d.reason == "NoTraffic"
+    assert rollout.step(current, d, generation=1, now=T0).event is None

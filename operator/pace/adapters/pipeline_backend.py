@@ -38,6 +38,7 @@ from pace.adapters import warm_steps
 from pace.core.pipeline_plan import RunRequest
 
 TERMINAL = ("Succeeded", "Failed")
+PIPELINE_INTERFACE = 2  # bumped when training_pipeline's parameters change (2: model_uid)
 _TASK_RE = re.compile(r"Executing task \S*'([\w-]+)'")
 _TASK_FAILED_RE = re.compile(r"Task \S*'([\w-]+)'\S* finished with status \S*FAILURE")
 _ERROR_RE = re.compile(r"^\s*([A-Za-z_.]*(?:Error|Exception)): (.+)$")
@@ -73,8 +74,11 @@ class PipelineBackend(Protocol):
 def compile_for_spec(
     *, spec_hash: str, parameters: dict[str, Any], cache_dir: Path
 ) -> tuple[Path, bool]:
-    """Compile the training pipeline for one spec; return (IR path, came from the cache)."""
-    path = cache_dir / f"{spec_hash}.yaml"
+    """Compile the training pipeline for one spec; return (IR path, came from the cache).
+
+    The cache key carries the pipeline's interface version, so an IR compiled before the
+    pipeline's parameters changed is never run with the new arguments."""
+    path = cache_dir / f"{spec_hash}.i{PIPELINE_INTERFACE}.yaml"
     if path.is_file():
         return path, True
     from kfp import compiler
@@ -323,6 +327,12 @@ def run_worker(run_dir: Path) -> int:
 # ----------------------------------------------------------------------------- kfp backend
 
 
+def display_name(request: RunRequest) -> str:
+    """The KFP run's display name: the namespace and the run name (which carries the model's
+    uid), so two same-named models in two namespaces never share a run."""
+    return f"{request.namespace}/{request.run_name}"
+
+
 class KfpBackend:
     """Kubeflow Pipelines through kfp.Client (API v2beta1); the run's display name is ours."""
 
@@ -347,18 +357,18 @@ class KfpBackend:
         return runs[0] if runs else None
 
     def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
-        if self._find(request.run_name) is not None:
+        if self._find(display_name(request)) is not None:
             return
         self.client.create_run_from_pipeline_package(
             str(ir_path),
             arguments=request.arguments(),
-            run_name=request.run_name,
+            run_name=display_name(request),
             experiment_name=self.experiment,
             enable_caching=False,
         )
 
     def status(self, request: RunRequest) -> RunState:
-        run = self._find(request.run_name)
+        run = self._find(display_name(request))
         if run is None:
             return RunState("NotFound")
         state = str(run.state or "PENDING").upper()

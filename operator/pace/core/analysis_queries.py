@@ -37,9 +37,13 @@ def checks_for(spec: CanarySpec) -> tuple[AnalysisCheck, ...]:
     return tuple(spec.analysis) if spec.analysis else DEFAULT_CHECKS
 
 
-def window(interval_seconds: float) -> str:
+def window_seconds(interval_seconds: float) -> int:
     """Rate window for one analysis: the interval, at least 10 s (several scrapes)."""
-    return f"{max(10, int(interval_seconds))}s"
+    return max(10, int(interval_seconds))
+
+
+def window(interval_seconds: float) -> str:
+    return f"{window_seconds(interval_seconds)}s"
 
 
 def render(

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from pace.api.mlmodel import CanarySpec, CanaryState
-from pace.core import durations
+from pace.core import analysis_queries, durations
 from pace.core.analysis_queries import CheckResult
 
 Action = Literal["Hold", "Advance", "Promote", "RollBack"]
@@ -60,19 +60,24 @@ def start(spec: CanarySpec, *, has_serving: bool, now: datetime) -> Decision:
 HOLD_REASONS = ("NoTraffic", "MetricsUnavailable")
 
 
-def due(state: CanaryState, spec: CanarySpec, *, now: datetime) -> bool:
-    """Whether an interval has passed since the last analysis (or since the step began)."""
-    last = state.last_check_time or state.last_step_time
-    if last is None:
-        return True
-    return (now - last).total_seconds() >= durations.seconds(spec.interval)
-
-
 def seconds_until_due(state: CanaryState, spec: CanarySpec, *, now: datetime) -> float:
+    """Seconds until the next analysis: an interval after the last one, and never before the
+    analysis window (`analysis_queries.window`) lies wholly inside the current step, so a
+    step is never judged on the traffic of the step (or the canary) before it."""
+    interval = durations.seconds(spec.interval)
+    waits = [0.0]
     last = state.last_check_time or state.last_step_time
-    if last is None:
-        return 0.0
-    return max(0.0, durations.seconds(spec.interval) - (now - last).total_seconds())
+    if last is not None:
+        waits.append(interval - (now - last).total_seconds())
+    if state.last_step_time is not None:
+        window = analysis_queries.window_seconds(interval)
+        waits.append(window - (now - state.last_step_time).total_seconds())
+    return max(waits)
+
+
+def due(state: CanaryState, spec: CanarySpec, *, now: datetime) -> bool:
+    """Whether the next analysis may run now (see `seconds_until_due`)."""
+    return seconds_until_due(state, spec, now=now) <= 0
 
 
 def _hold(

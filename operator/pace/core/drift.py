@@ -59,7 +59,12 @@ class ReferenceLocation:
 
 
 def reference_location(
-    *, uri: str | None, namespace: str, model: str, serving_version: str | None
+    *,
+    uri: str | None,
+    namespace: str,
+    model: str,
+    serving_version: str | None,
+    model_uid: str = "",
 ) -> ReferenceLocation | None:
     """spec.reference.uri if set; else the serving version's reference (it follows
     promotions); None when nothing serves yet."""
@@ -70,10 +75,18 @@ def reference_location(
     return ReferenceLocation(
         uri=None,
         key=naming.artifact_key(
-            namespace=namespace, model=model, version=serving_version, artifact="reference"
+            namespace=namespace,
+            model=model,
+            version=serving_version,
+            artifact="reference",
+            uid=model_uid,
         ),
         meta_key=naming.artifact_key(
-            namespace=namespace, model=model, version=serving_version, artifact="reference_meta"
+            namespace=namespace,
+            model=model,
+            version=serving_version,
+            artifact="reference_meta",
+            uid=model_uid,
         ),
         version=serving_version,
     )

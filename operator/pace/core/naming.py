@@ -40,19 +40,29 @@ def next_version(existing: list[str]) -> str:
     return version_name(max((version_number(v) for v in existing), default=0) + 1)
 
 
-def run_name(*, model: str, version: str, spec_hash: str) -> str:
-    """Pipeline run name: unique per model, version and training spec; DNS-safe."""
-    return f"{model}-{version}-{spec_hash[:8]}"[:63].rstrip("-")
+def run_name(*, model: str, version: str, spec_hash: str, uid: str = "") -> str:
+    """Pipeline run name: unique per model object (its uid: a model deleted and created again
+    under the same name never meets its predecessor's runs), version and training spec;
+    DNS-safe. The namespace is the run's place (local folder, KFP display name)."""
+    owner = f"-{uid[:6]}" if uid else ""
+    return f"{model}-{version}{owner}-{spec_hash[:8]}"[:63].rstrip("-")
 
 
-def version_prefix(*, namespace: str, model: str, version: str) -> str:
+def model_prefix(*, namespace: str, model: str, uid: str = "") -> str:
+    """Object-store prefix of one model object: its namespace, name and uid, so a model
+    created again under the same name starts at v1 afresh and never adopts old artifacts."""
+    return f"models/{namespace}/{model}/" + (f"{uid[:8]}/" if uid else "")
+
+
+def version_prefix(*, namespace: str, model: str, version: str, uid: str = "") -> str:
     """Object-store prefix of one version."""
-    return f"models/{namespace}/{model}/versions/{version}/"
+    return model_prefix(namespace=namespace, model=model, uid=uid) + f"versions/{version}/"
 
 
-def artifact_key(*, namespace: str, model: str, version: str, artifact: str) -> str:
+def artifact_key(*, namespace: str, model: str, version: str, artifact: str, uid: str = "") -> str:
     """Object-store key of one artifact of a version."""
-    return version_prefix(namespace=namespace, model=model, version=version) + ARTIFACTS[artifact]
+    prefix = version_prefix(namespace=namespace, model=model, version=version, uid=uid)
+    return prefix + ARTIFACTS[artifact]
 
 
 def pipeline_cache_key(spec_hash: str) -> str:

@@ -38,6 +38,7 @@ class RunRequest:
 
     namespace: str
     model_name: str
+    model_uid: str
     version: str
     run_name: str
     trigger: str
@@ -50,6 +51,7 @@ class RunRequest:
         return {
             "namespace": self.namespace,
             "model_name": self.model_name,
+            "model_uid": self.model_uid,
             "version": self.version,
             "run_name": self.run_name,
             "trigger": self.trigger,
@@ -72,11 +74,13 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
             model=model.name,
             version=serving.version,
             artifact="reference_meta",
+            uid=model.uid,
         )
         reference_uri = f"s3://{bucket}/{key}"
     return RunRequest(
         namespace=model.namespace,
         model_name=model.name,
+        model_uid=model.uid,
         version=run.version,
         run_name=run.run,
         trigger=run.trigger,

@@ -16,7 +16,7 @@ from typing import Any
 from pace.api.conditions import Condition, ConditionType
 from pace.api.mlmodel import CanaryState, MLModelStatus, VersionRecord
 from pace.core import status
-from pace.core.canary import HOLD_REASONS, Decision
+from pace.core.canary import Decision
 
 NOT_SERVABLE = ("rejected", "superseded")
 """Stages a rollback may never return to: the version failed its canary or its gates, or a
@@ -39,7 +39,8 @@ class RolloutStatus:
             "versions": [v.to_k8s() for v in self.versions],
             "servingVersion": self.serving_version,
             "candidateVersion": self.candidate_version,
-            "canary": self.canary.to_k8s() if self.canary else None,
+            # to_patch keeps None fields: a merge patch must clear holding/holdingSince.
+            "canary": self.canary.to_patch() if self.canary else None,
         }
 
 
@@ -175,7 +176,8 @@ def step(
     )
     event = None
     before = current.canary.holding if current.canary else None
-    newly_holding = decision.reason in HOLD_REASONS and before != decision.reason
+    # Prometheus unreachable is news (once); no traffic yet is the normal start of a step.
+    newly_holding = decision.reason == "MetricsUnavailable" and before != decision.reason
     if decision.action == "Advance" or decision.reason == "CheckFailed" or newly_holding:
         kind = "Normal" if decision.action == "Advance" else "Warning"
         event = (kind, decision.reason, f"{candidate}: {decision.message}")

@@ -44,7 +44,12 @@ class StartRun:
 
 
 def decide_start(
-    current: MLModelStatus, *, model: str, spec_hash: str, retrain_reason: str | None = None
+    current: MLModelStatus,
+    *,
+    model: str,
+    spec_hash: str,
+    retrain_reason: str | None = None,
+    uid: str = "",
 ) -> StartRun | None:
     """A new run when no run exists for this training spec (or a retrain is requested)."""
     latest = current.training
@@ -64,7 +69,7 @@ def decide_start(
         trigger = "spec-change"
     return StartRun(
         version=version,
-        run_name=naming.run_name(model=model, version=version, spec_hash=spec_hash),
+        run_name=naming.run_name(model=model, version=version, spec_hash=spec_hash, uid=uid),
         trigger=trigger,
     )
 

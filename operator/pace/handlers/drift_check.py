@@ -113,6 +113,7 @@ async def check(
         namespace=monitor.namespace,
         model=spec.model_ref.name,
         serving_version=model.status.serving_version if model else None,
+        model_uid=model.uid if model else "",
     )
     if location is None:
         old = status.find(current.conditions, ConditionType.DRIFT_DETECTED)

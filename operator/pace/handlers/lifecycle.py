@@ -52,6 +52,7 @@ async def configure(
     settings.queueing.error_delays = [1, 2, 5, 10, 30, 60]
     memo.config = config
     memo.wakers = reconciler.Wakers()
+    memo.reconcile_slots = asyncio.Semaphore(reconciler.CONCURRENT_RECONCILES)
     memo.training_queue = training_queue.TrainingQueue(limit=config.max_training_runs)
     memo.training_queue_keys = {}
     memo.kube = kube_api.KubeApi(kube_api.load_client())

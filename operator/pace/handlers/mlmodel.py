@@ -133,7 +133,7 @@ async def accept_spec(
         hash_ = spec_hash.spec_hash(model.spec)
         if await _supersede(model, body, patch, ctx, spec_hash_=hash_, now=now):
             return
-        run = start_run(model, patch, backend=memo.backend.name, now=now)
+        run = start_run(model, patch, ctx, now=now)
         if run is not None:
             updates.append(training_runs.training_condition(run, generation=generation, now=now))
     reporting.report_model(
@@ -215,19 +215,21 @@ def _first_visit(
 def start_run(
     model: MLModel,
     patch: kopf.Patch,
+    ctx: Context,
     *,
-    backend: str,
     now: datetime,
     request: retrain_requests.RetrainRequest | None = None,
 ) -> TrainingRun | None:
-    """Queue the run the spec (or a retrain request) calls for, if any, in status.training;
-    the training step submits it once the queue admits it."""
+    """Queue the run the spec (or a retrain request) calls for, if any, in status.training
+    with its place in the queue; the training step submits it once the queue admits it."""
+    backend = ctx.memo.backend.name
     hash_ = spec_hash.spec_hash(model.spec)
     start = training_runs.decide_start(
         model.status,
         model=model.name,
         spec_hash=hash_,
         retrain_reason=request.reason if request else None,
+        uid=model.uid,
     )
     if start is None:
         return None
@@ -237,6 +239,7 @@ def start_run(
     run = training_runs.new_run(start, spec_hash=hash_, backend=backend, now=asked or now)
     if request is not None:
         run = run.model_copy(update={"request": request.id, "auto_promote": request.auto_promote})
+    run = mlmodel_training.place(model, run, ctx)
     patch.status["training"] = run.to_patch()
     return run
 
@@ -266,7 +269,7 @@ async def take_retrain_request(
         return  # taken when the run in flight ends
     if model.status.candidate_version is not None:
         return  # taken once the candidate is promoted or rolled back
-    run = start_run(model, patch, backend=ctx.memo.backend.name, now=now, request=request)
+    run = start_run(model, patch, ctx, now=now, request=request)
     assert run is not None  # a retrain reason always starts a run when none is in flight
     patch.status["retrainRequests"] = retrain_requests.remember(
         model.status.retrain_requests, request.id

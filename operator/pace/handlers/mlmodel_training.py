@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -25,7 +25,7 @@ from pace.handlers import auditing, indexes, mlmodel_rollout, reporting
 from pace.handlers.reconciler import Context
 
 POLL_SECONDS = 2.0
-QUEUED_SECONDS = 10.0
+QUEUED_SECONDS = 30.0  # besides: a freed slot wakes the head of the queue at once
 POSITION_REFRESH_SECONDS = 60.0
 """A queued run's position is rewritten at most once a minute (and at once near the head),
 so a long queue does not turn every finished run into a write per queued model."""
@@ -58,6 +58,19 @@ async def advance(
 def _release(ctx: Context, uid: str) -> None:
     for head in ctx.memo.training_queue.release(uid):
         ctx.wakers.wake(ctx.memo.training_queue_keys.get(head, ("", "", "")))
+
+
+def place(model: MLModel, run: TrainingRun, ctx: Context) -> TrainingRun:
+    """Put a new run in the queue; the run with its position (written with the run itself)."""
+    memo = ctx.memo
+    memo.training_queue.enqueue(
+        model.uid,
+        queued_at=run.started_at or datetime.now(UTC),
+        key=f"{model.namespace}/{model.name}",
+    )
+    memo.training_queue_keys[model.uid] = ("mlmodels", model.namespace, model.name)
+    ctx.scratch["position_written"] = time.monotonic()
+    return run.model_copy(update={"position": memo.training_queue.position(model.uid)})
 
 
 async def _queued(
@@ -189,7 +202,11 @@ async def _in_flight(
         return
     if state.state == "Succeeded":
         key = naming.artifact_key(
-            namespace=model.namespace, model=model.name, version=run.version, artifact="lineage"
+            namespace=model.namespace,
+            model=model.name,
+            version=run.version,
+            artifact="lineage",
+            uid=model.uid,
         )
         lineage = await asyncio.to_thread(memo.store.get_json, key)
         outcome = training_runs.succeeded(

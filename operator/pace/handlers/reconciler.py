@@ -38,6 +38,10 @@ from pace.core import merge_patch
 
 Key = tuple[str, str, str]  # (plural, namespace, name)
 IDLE_SECONDS = 60.0
+CONCURRENT_RECONCILES = 32
+"""Reconciles in flight at once across all objects: a thousand objects appearing together
+queue for a slot instead of all holding a snapshot (and memory) at the same time."""
+FINALIZER_WAIT = 5.0
 MAX_BACKOFF = 300.0
 
 
@@ -145,6 +149,7 @@ async def run(
     meta = body["metadata"]
     key: Key = (plural, meta["namespace"], meta["name"])
     wakers: Wakers = memo.wakers
+    slots: asyncio.Semaphore = memo.reconcile_slots
     waker = wakers.event(key)
     ctx = Context(memo=memo, indexes=indexes, logger=logger, wakers=wakers)
     latest: dict[str, Any] | None = None  # what our last write (or re-read) returned
@@ -153,8 +158,18 @@ async def run(
     stopper = asyncio.ensure_future(stopped.wait())
     stopper.add_done_callback(lambda _: waker.set())
     try:
+        # kopf adds its finalizer as the object appears; a first write racing it would only
+        # meet a conflict, so the first look waits (briefly) for the finalizer to be there.
+        deadline = time.monotonic() + FINALIZER_WAIT
+        while constants.FINALIZER not in (body["metadata"].get("finalizers") or []):
+            if stopped or time.monotonic() > deadline:
+                break
+            waker.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waker.wait(), timeout=0.5)
         while not stopped:
             waker.clear()
+            await slots.acquire()  # the snapshot is taken once a slot is ours: it is fresh
             snapshot = _raw(body)
             if latest is not None and _rv(snapshot) == behind:
                 snapshot = latest
@@ -193,6 +208,7 @@ async def run(
                     f"reconcile failed ({failures} in a row); again in {requeue:.0f}s: {exc}"
                 )
             finally:
+                slots.release()
                 metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
             if requeue == 0.0:
                 continue

@@ -40,7 +40,16 @@ def report(
     for key, value in (fields or {}).items():
         patch.status[key] = value
     if post_events:
-        events.post_transitions(body, status.transitions(before, after))
+        # A condition's first appearance is announced only when it is bad news: the first
+        # conditions of a thousand new objects would otherwise be thousands of events.
+        events.post_transitions(
+            body,
+            [
+                c
+                for c in status.transitions(before, after)
+                if status.find(before, c.type) is not None or events.is_warning(c)
+            ],
+        )
     meta = body["metadata"]
     metrics.OBJECTS_READY.labels(kind=kind, namespace=meta["namespace"], name=meta["name"]).set(
         1 if status.is_true(after, ConditionType.READY) else 0

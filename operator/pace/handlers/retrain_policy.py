@@ -238,8 +238,9 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         now=now,
     )
     if merge_patch.changes(body, dict(refs)):
-        patch.update(refs)
-        return 0.0
+        patch.update(refs)  # with the first evaluation below, when it can run: one write
+        if not found:
+            return 0.0
     memo = ctx.memo
     if memo.store is None or not found:
         return None  # the referenced objects' creation wakes the policy

@@ -346,7 +346,7 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
                     .startswith("cooldown until")
                     and s
                 ),
-                timeout=60,
+                timeout=150,  # two fresh drifted checks against the new reference
                 what="the cooldown",
             )
             assert held_back["triggerCount"] == 1

@@ -16,7 +16,6 @@ import pydantic
 
 from pace.api import constants
 from pace.api.drift_monitor import DriftMonitor
-from pace.core import merge_patch
 from pace.handlers import drift_check, indexes, reconciler, reporting
 from pace.handlers.reconciler import Context
 
@@ -31,11 +30,9 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     except pydantic.ValidationError as exc:
         reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
         return None
-    refs = kopf.Patch()
-    found = reporting.check_references(
+    found, moved = reporting.references_move(
         kind=KIND,
         body=body,
-        patch=refs,
         found=ctx.indexes,
         refs=[
             (
@@ -48,8 +45,8 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         ready_message="Watching the model.",
         now=now,
     )
-    if merge_patch.changes(body, dict(refs)):
-        patch.update(refs)
+    if moved:
+        patch.update(moved)
         return 0.0
     if not found:
         return None  # the model's creation wakes the monitor

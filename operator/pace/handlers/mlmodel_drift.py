@@ -14,15 +14,12 @@ from typing import Any
 import kopf
 import pydantic
 
-from pace.api import constants
 from pace.api.conditions import ConditionType
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import MLModel
 from pace.core import drift, status
 from pace.handlers import indexes, reporting
 from pace.handlers.reconciler import Context
-
-KIND = constants.MLMODEL_KIND
 
 
 def monitors_of(model: MLModel, found: dict[str, Any]) -> list[DriftMonitor]:

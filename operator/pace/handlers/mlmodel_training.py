@@ -132,6 +132,10 @@ def _report(
     )
 
 
+def _request(model: MLModel, run: TrainingRun, memo: Any) -> pipeline_plan.RunRequest:
+    return pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+
+
 async def submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
     """Compile (cached by spec hash), keep the IR in the store, submit (idempotent)."""
     ir_path, _cached = await asyncio.to_thread(
@@ -145,7 +149,7 @@ async def submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
         await asyncio.to_thread(
             memo.store.put, key, ir_path.read_bytes(), content_type="application/yaml"
         )
-    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+    request = _request(model, run, memo)
     await asyncio.to_thread(memo.backend.submit, request, ir_path, env=memo.s3.to_env())
     metrics.PIPELINE_RUNS.labels(
         namespace=model.namespace, model=model.name, result="submitted"
@@ -156,7 +160,7 @@ async def cancel(model: MLModel, run: TrainingRun, ctx: Context) -> None:
     """Stop a run a newer spec replaced (queued: leave the queue; in flight: stop it)."""
     memo = ctx.memo
     if run.state in ("Pending", "Running"):
-        request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+        request = _request(model, run, memo)
         cancel_run = getattr(memo.backend, "cancel", None)
         if cancel_run is not None:
             await asyncio.to_thread(cancel_run, request)
@@ -173,7 +177,7 @@ async def _clean_up(model: MLModel, run: TrainingRun, ctx: Context) -> None:
         return
     remove = getattr(ctx.memo.backend, "remove", None)
     if remove is not None:
-        request = pipeline_plan.run_request(model, run, bucket=ctx.memo.store.bucket)
+        request = _request(model, run, ctx.memo)
         await asyncio.to_thread(remove, request)
     done.add(run.run)
 
@@ -189,7 +193,7 @@ async def _in_flight(
     """Poll the run; record its step, its version or its failure."""
     memo = ctx.memo
     generation = model.generation
-    request = pipeline_plan.run_request(model, run, bucket=memo.store.bucket)
+    request = _request(model, run, memo)
     state = await asyncio.to_thread(memo.backend.status, request)
     if state.state in ("Lost", "NotFound"):
         await _lost(model, run, state, body, patch, ctx, now)

@@ -74,9 +74,6 @@ class Context:
     wakers: Wakers
     scratch: dict[Hashable, Any] = field(default_factory=dict)  # per-object, kept across loops
 
-    def wake(self, plural: str, namespace: str, name: str) -> None:
-        self.wakers.wake((plural, namespace, name))
-
 
 Reconcile = Callable[[dict[str, Any], kopf.Patch, Context], Awaitable[float | None]]
 

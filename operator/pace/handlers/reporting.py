@@ -15,7 +15,7 @@ import pydantic
 from pace.adapters import events, metrics
 from pace.api import conditions, constants
 from pace.api.conditions import Condition, ConditionType, Reason
-from pace.core import references, status
+from pace.core import merge_patch, references, status
 from pace.handlers import indexes
 
 
@@ -131,6 +131,31 @@ def check_references(
         generation=generation,
     )
     return not missing
+
+
+def references_move(
+    *,
+    kind: str,
+    body: Any,
+    found: dict[str, Any],
+    refs: Sequence[Ref],
+    ready_message: str,
+    now: datetime,
+) -> tuple[bool, dict[str, Any]]:
+    """(whether every referenced object exists, the patch that reports it — empty when the
+    stored conditions already say so): the first move of the DriftMonitor and RetrainPolicy
+    reconciles."""
+    moved = kopf.Patch()
+    ok = check_references(
+        kind=kind,
+        body=body,
+        patch=moved,
+        found=found,
+        refs=refs,
+        ready_message=ready_message,
+        now=now,
+    )
+    return ok, dict(moved) if merge_patch.changes(body, dict(moved)) else {}
 
 
 def report_invalid_spec(

@@ -31,7 +31,7 @@ from pace.api.conditions import ConditionType
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import ACTIVE, MLModel
 from pace.api.retrain_policy import RetrainPolicy
-from pace.core import audit, datasets, durations, merge_patch, retrain_requests, status, triggers
+from pace.core import audit, datasets, durations, retrain_requests, status, triggers
 from pace.handlers import indexes, reconciler, reporting, stores
 from pace.handlers.reconciler import Context
 
@@ -227,18 +227,16 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     except pydantic.ValidationError as exc:
         reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
         return None
-    refs = kopf.Patch()
-    found = reporting.check_references(
+    found, moved = reporting.references_move(
         kind=KIND,
         body=body,
-        patch=refs,
         found=ctx.indexes,
         refs=references(policy),
         ready_message="Policy is armed.",
         now=now,
     )
-    if merge_patch.changes(body, dict(refs)):
-        patch.update(refs)  # with the first evaluation below, when it can run: one write
+    if moved:
+        patch.update(moved)  # with the first evaluation below, when it can run: one write
         if not found:
             return 0.0
     memo = ctx.memo

@@ -12,6 +12,7 @@
 | PACE_S3_CREDENTIALS_SECRET | (none) | namespace/name of a Secret with accessKey and secretKey |
 | PACE_PIPELINE_BACKEND | local | local (kfp.local in a worker process) or kfp |
 | PACE_KFP_ENDPOINT | (none) | Kubeflow Pipelines API URL, for the kfp backend |
+| PACE_KFP_S3_SECRET | credentials Secret | Secret the kfp steps read the store with (their ns) |
 | PACE_PIPELINE_DIR | ~/.local/state/pace/pipelines | local runs and the compiled-pipeline cache |
 | PACE_PROMETHEUS_URL | (none) | Prometheus for canary analysis; without it canaries hold |
 | PACE_SERVING_GATEWAY | http://seldon-gateway | Seldon gateway base URL (status.endpoint) |
@@ -24,11 +25,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pace.core import training_queue
+
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 class ConfigError(ValueError):
@@ -87,6 +91,7 @@ class OperatorConfig:
     s3_credentials_secret: tuple[str, str] | None = None
     pipeline_backend: str = "local"
     kfp_endpoint: str | None = None
+    kfp_s3_secret: str = "pace-s3"
     pipeline_dir: Path = Path.home() / ".local" / "state" / "pace" / "pipelines"
     prometheus_url: str | None = None
     serving_gateway: str = "http://seldon-gateway"
@@ -117,6 +122,13 @@ class OperatorConfig:
         kfp_endpoint = env.get("PACE_KFP_ENDPOINT") or None
         if backend == "kfp" and not kfp_endpoint:
             raise ConfigError("PACE_PIPELINE_BACKEND=kfp needs PACE_KFP_ENDPOINT")
+        if backend == "kfp" and not env.get("PACE_S3_ENDPOINT"):
+            raise ConfigError("PACE_PIPELINE_BACKEND=kfp needs PACE_S3_ENDPOINT (the steps' store)")
+        kfp_secret = env.get("PACE_KFP_S3_SECRET") or (
+            secret_ref[1] if secret_ref else cls.kfp_s3_secret
+        )
+        if not _DNS_NAME.fullmatch(kfp_secret):
+            raise ConfigError(f"PACE_KFP_S3_SECRET={kfp_secret!r} is not a Secret name")
         return cls(
             watch_namespaces=namespaces,
             metrics_port=_port(env, "PACE_METRICS_PORT", 8000),
@@ -128,6 +140,7 @@ class OperatorConfig:
             s3_credentials_secret=secret_ref,
             pipeline_backend=backend,
             kfp_endpoint=kfp_endpoint,
+            kfp_s3_secret=kfp_secret,
             pipeline_dir=Path(env.get("PACE_PIPELINE_DIR", str(cls.pipeline_dir))),
             prometheus_url=env.get("PACE_PROMETHEUS_URL") or None,
             serving_gateway=env.get("PACE_SERVING_GATEWAY", cls.serving_gateway),

@@ -346,8 +346,13 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
                     .startswith("cooldown until")
                     and s
                 ),
-                timeout=150,  # two fresh drifted checks against the new reference
+                timeout=60,  # two fresh drifted checks against the new reference
                 what="the cooldown",
+                context=lambda: {
+                    "policy": status(kube_cluster, namespace, "RetrainPolicy", "wine"),
+                    "monitor": status(kube_cluster, namespace, "DriftMonitor", "wine"),
+                    "model": status(kube_cluster, namespace, "MLModel", "wine").get("phase"),
+                },
             )
             assert held_back["triggerCount"] == 1
             # The model itself shows the drift its monitor still reports.

@@ -100,6 +100,7 @@ def test_settings_are_the_operators_and_parse() -> None:
     assert config.s3_credentials_secret == ("mlops", "keys")
     assert config.watch_namespaces == ("team-a", "team-b")
     assert config.inference_log_url == "http://pace-operator.mlops.svc:9000/"
+    assert config.kfp_s3_secret == "keys"  # by default the steps use the same Secret's name
     # Keys are referenced by Secret name only; the Role may read that one Secret.
     assert one(docs, "Role")["rules"][0]["resourceNames"] == ["keys"]
     assert not any("secretKey" in str(v) for v in env.values())

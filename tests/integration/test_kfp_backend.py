@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from pace.adapters import pipeline_backend
 from pace.api.mlmodel import MLModelSpec
@@ -25,6 +29,12 @@ REQUEST = pipeline_plan.RunRequest(
     serving_metrics={},
     reference_uri="",
 )
+STEPS = pipeline_plan.StepSettings(
+    s3_endpoint="minio.storage.svc:9000",
+    s3_bucket="models",
+    s3_secure=False,
+    credentials_secret="pace-s3",
+)
 
 
 def test_submit_is_idempotent_and_status_is_mapped(
@@ -32,20 +42,25 @@ def test_submit_is_idempotent_and_status_is_mapped(
 ) -> None:
     api, host = kfp_api
     ir, _ = pipeline_backend.compile_for_spec(
-        spec_hash="0123abcd", parameters=pipeline_plan.spec_parameters(SPEC), cache_dir=tmp_path
+        spec_hash="0123abcd",
+        parameters=pipeline_plan.spec_parameters(SPEC),
+        cache_dir=tmp_path,
+        steps=STEPS,
     )
-    backend = pipeline_backend.KfpBackend(host)
+    backend = pipeline_backend.KfpBackend(host, steps=STEPS)
     assert backend.status(REQUEST).state == "NotFound"
 
-    backend.submit(REQUEST, ir, env={})
-    backend.submit(REQUEST, ir, env={})  # a restarted operator submits again: no second run
+    operator_env = {"AWS_SECRET_ACCESS_KEY": "s3cr3t-value", "PACE_S3_ENDPOINT": "127.0.0.1:9"}
+    backend.submit(REQUEST, ir, env=operator_env)
+    backend.submit(REQUEST, ir, env=operator_env)  # a restarted operator: no second run
     assert len(api.runs) == 1
     [run] = api.runs.values()
     assert run["display_name"] == "ns/iris-v1-5f0c2a-0123abcd"
-    assert run["pipeline_spec"]["pipelineInfo"]["name"] == "pace-training"
+    assert run["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "pace-training"
     assert run["runtime_config"]["parameters"]["version"] == "v1"
     assert run["runtime_config"]["parameters"]["run_name"] == "iris-v1-5f0c2a-0123abcd"
     assert run["runtime_config"]["parameters"]["model_uid"] == REQUEST.model_uid
+    assert_steps_configured(run)
     # The same model name and run in another namespace is another run.
     other = dataclasses.replace(REQUEST, namespace="other")
     assert backend.status(other).state == "NotFound"
@@ -77,3 +92,48 @@ def test_submit_is_idempotent_and_status_is_mapped(
     assert state.state == "Failed"
     assert state.failed_step == "train-model"
     assert "train-model failed" in state.message
+
+
+def assert_steps_configured(run: dict[str, Any]) -> None:
+    """Every step of the submitted pipeline reads the store's keys from the Secret by
+    reference (kfp-kubernetes platform spec) and its address from plain variables; no key
+    value from the operator's environment reaches Kubeflow."""
+    assert "s3cr3t-value" not in json.dumps(run)
+    assert "127.0.0.1:9" not in json.dumps(run)
+    spec = run["pipeline_spec"]["pipeline_spec"]
+    platform = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]
+    executors = platform["deploymentSpec"]["executors"]
+    steps = spec["deploymentSpec"]["executors"]
+    assert len(steps) == 7
+    for name, executor in steps.items():
+        env = {e["name"]: e["value"] for e in executor["container"]["env"]}
+        assert env == {
+            "PACE_S3_ENDPOINT": "minio.storage.svc:9000",
+            "PACE_S3_BUCKET": "models",
+            "PACE_S3_SECURE": "false",
+        }, name
+        [secret] = executors[name]["secretAsEnv"]
+        assert secret["secretName"] == "pace-s3", name
+        assert {k["secretKey"]: k["envVar"] for k in secret["keyToEnv"]} == {
+            "accessKey": "AWS_ACCESS_KEY_ID",
+            "secretKey": "AWS_SECRET_ACCESS_KEY",
+        }, name
+
+
+def test_local_pipeline_carries_no_cluster_settings(tmp_path: Path) -> None:
+    """The local runner's IR has no platform spec and no step environment (its steps inherit
+    the worker's), and is cached apart from a kfp IR of the same spec."""
+    local, _ = pipeline_backend.compile_for_spec(
+        spec_hash="0123abcd", parameters=pipeline_plan.spec_parameters(SPEC), cache_dir=tmp_path
+    )
+    remote, _ = pipeline_backend.compile_for_spec(
+        spec_hash="0123abcd",
+        parameters=pipeline_plan.spec_parameters(SPEC),
+        cache_dir=tmp_path,
+        steps=STEPS,
+    )
+    assert local != remote
+    docs = list(yaml.safe_load_all(local.read_text()))
+    assert len(docs) == 1
+    assert all("env" not in e["container"] for e in docs[0]["deploymentSpec"]["executors"].values())
+    assert len(list(yaml.safe_load_all(remote.read_text()))) == 2

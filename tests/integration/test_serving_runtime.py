@@ -21,7 +21,7 @@ from tests.servers.serving import create_seldon_deployment, start_serving_runtim
 
 
 def microservices_serving(uri: str) -> list[int]:
-    """Pids of seldon-core microservices whose MODEL_URI is ``uri``."""
+    """Pids of seldon-core microservices given ``uri`` as their model_uri parameter."""
     pids = subprocess.run(
         ["pgrep", "-f", "seldon-core-microservice"], capture_output=True, text=True, check=False
     ).stdout.split()
@@ -31,7 +31,8 @@ def microservices_serving(uri: str) -> list[int]:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"MODEL_URI={uri}".encode() in environ:
+        parameters = [e for e in environ if e.startswith(b"PREDICTIVE_UNIT_PARAMETERS=")]
+        if any(f'"{uri}"'.encode() in p for p in parameters):
             found.append(int(pid))
     return found
 

@@ -57,9 +57,15 @@ def operator(kube_cluster: Cluster, namespace: str) -> Iterator[KopfRunner]:
 
 
 def eventually[T](
-    probe: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.3, what: str = "condition"
+    probe: Callable[[], T],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.3,
+    what: str = "condition",
+    context: Callable[[], Any] | None = None,
 ) -> T:
-    """Poll until ``probe`` returns a truthy value; fail with the last value seen."""
+    """Poll until ``probe`` returns a truthy value; fail with the last value seen (and what
+    ``context`` returns then, to tell why)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -67,4 +73,7 @@ def eventually[T](
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+    seen = f"; context: {context()!r}" if context is not None else ""
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}; last value: {last!r}{seen}"
+    )

@@ -60,7 +60,17 @@ def test_object_store_and_backend_settings() -> None:
     assert config.s3_bucket == "b"
     assert config.s3_credentials_secret == ("pace-system", "s3")
     assert config.pipeline_backend == "kfp"
+    assert config.kfp_s3_secret == "s3"  # the credentials Secret's name, unless told
     assert str(config.pipeline_dir) == "/tmp/p"
+    told = OperatorConfig.from_env(
+        {
+            "PACE_S3_ENDPOINT": "127.0.0.1:9000",
+            "PACE_PIPELINE_BACKEND": "kfp",
+            "PACE_KFP_ENDPOINT": "http://kfp:8888",
+            "PACE_KFP_S3_SECRET": "kfp-s3",
+        }
+    )
+    assert told.kfp_s3_secret == "kfp-s3"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +79,16 @@ def test_object_store_and_backend_settings() -> None:
         ({"PACE_S3_CREDENTIALS_SECRET": "just-a-name"}, "PACE_S3_CREDENTIALS_SECRET"),
         ({"PACE_PIPELINE_BACKEND": "airflow"}, "PACE_PIPELINE_BACKEND"),
         ({"PACE_PIPELINE_BACKEND": "kfp"}, "PACE_KFP_ENDPOINT"),
+        ({"PACE_PIPELINE_BACKEND": "kfp", "PACE_KFP_ENDPOINT": "http://k"}, "PACE_S3_ENDPOINT"),
+        (
+            {
+                "PACE_PIPELINE_BACKEND": "kfp",
+                "PACE_KFP_ENDPOINT": "http://k",
+                "PACE_S3_ENDPOINT": "m:9000",
+                "PACE_KFP_S3_SECRET": "ns/name",
+            },
+            "PACE_KFP_S3_SECRET",
+        ),
     ],
 )
 def test_bad_backend_settings_are_named(env: dict[str, str], name: str) -> None:

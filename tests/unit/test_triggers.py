@@ -171,3 +171,26 @@ def test_any_firing_ends_the_drift_streak() -> None:
     assert fired.fire
     assert fired.reason.startswith("newData: 50 new rows")
     assert fired.consecutive_drift_checks == 0
+
+
+def test_a_look_between_checks_says_what_the_last_check_said() -> None:
+    """The policy looks again right after each write; with no new check, a standing streak
+    still holds it by cooldown (the closed loop once saw "no trigger is due" flash back after
+    every drifted check, so the cooldown was visible only for milliseconds)."""
+    st = RetrainPolicyStatus(
+        consecutive_drift_checks=3,
+        last_trigger=LastTrigger(time=NOW - timedelta(minutes=5), reason="x"),
+    )
+    between = triggers.evaluate(spec(**DRIFT), st, triggers.Observations(), now=NOW)
+    assert not between.fire
+    assert between.reason.startswith("cooldown until 12:05:00Z (drift: d reported drift in 3")
+    assert between.consecutive_drift_checks == 3
+    after = triggers.evaluate(
+        spec(**DRIFT), st, triggers.Observations(), now=NOW + timedelta(minutes=6)
+    )
+    assert not after.fire  # never on a remembered streak: it waits for a new drifted check
+    assert after.reason.startswith("waiting for the next drifted check (drift: d reported")
+    clean = triggers.evaluate(
+        spec(**DRIFT), st, triggers.Observations(drift_detected=False), now=NOW
+    )
+    assert (clean.reason, clean.consecutive_drift_checks) == ("no trigger is due", 0)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pace.adapters import warm_steps
-from pace.core.pipeline_plan import RunRequest
+from pace.core.pipeline_plan import RunRequest, StepSettings
 
 TERMINAL = ("Succeeded", "Failed")
 PIPELINE_INTERFACE = 2  # bumped when training_pipeline's parameters change (2: model_uid)
@@ -72,22 +72,31 @@ class PipelineBackend(Protocol):
 
 
 def compile_for_spec(
-    *, spec_hash: str, parameters: dict[str, Any], cache_dir: Path
+    *,
+    spec_hash: str,
+    parameters: dict[str, Any],
+    cache_dir: Path,
+    steps: StepSettings | None = None,
 ) -> tuple[Path, bool]:
     """Compile the training pipeline for one spec; return (IR path, came from the cache).
 
-    The cache key carries the pipeline's interface version, so an IR compiled before the
-    pipeline's parameters changed is never run with the new arguments."""
-    path = cache_dir / f"{spec_hash}.i{PIPELINE_INTERFACE}.yaml"
+    ``steps``: what each step gets on a real Kubeflow (the store's address, its keys by Secret
+    reference); None for the local runner, whose steps inherit the operator's environment.
+    The cache key carries the pipeline's interface version (an IR compiled before the
+    pipeline's parameters changed is never run with the new arguments) and the step
+    settings."""
+    suffix = f".{steps.digest()}" if steps is not None else ""
+    path = cache_dir / f"{spec_hash}.i{PIPELINE_INTERFACE}{suffix}.yaml"
     if path.is_file():
         return path, True
     from kfp import compiler
 
-    from pace_components.training_pipeline import training_pipeline
+    from pace_components.training_pipeline import build, training_pipeline
 
+    pipeline = training_pipeline if steps is None else build(steps)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{spec_hash}.{uuid.uuid4().hex}.yaml")
-    compiler.Compiler().compile(training_pipeline, str(tmp), pipeline_parameters=parameters)
+    compiler.Compiler().compile(pipeline, str(tmp), pipeline_parameters=parameters)
     tmp.replace(path)
     return path, False
 
@@ -99,6 +108,7 @@ class LocalBackend:
     """kfp.local SubprocessRunner in a detached worker process, one directory per run."""
 
     name = "local"
+    steps: StepSettings | None = None  # the steps inherit the worker's environment
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -334,14 +344,21 @@ def display_name(request: RunRequest) -> str:
 
 
 class KfpBackend:
-    """Kubeflow Pipelines through kfp.Client (API v2beta1); the run's display name is ours."""
+    """Kubeflow Pipelines through kfp.Client (API v2beta1); the run's display name is ours
+    (``<namespace>/<run name>``, the run name carrying the model's uid).
+
+    The steps get the object store's address and, by Secret reference, its keys (``steps``,
+    compiled into the pipeline's platform spec); the ``env`` given to `submit` (the
+    operator's own variables, keys included) is never sent to Kubeflow.
+    """
 
     name = "kfp"
 
-    def __init__(self, host: str, *, experiment: str = "pace") -> None:
+    def __init__(self, host: str, *, steps: StepSettings, experiment: str = "pace") -> None:
         import kfp
 
         self.client = kfp.Client(host=host)
+        self.steps: StepSettings | None = steps
         self.experiment = experiment
 
     def _find(self, run_name: str) -> Any | None:

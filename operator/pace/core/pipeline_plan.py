@@ -89,3 +89,27 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
         serving_metrics=dict(serving.metrics) if serving else {},
         reference_uri=reference_uri,
     )
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """What each step gets on a real Kubeflow backend.
+
+    ``credentials_secret`` is a Secret in the namespace the steps run in (Kubeflow's, or the
+    profile namespace in multi-user mode) with the keys ``accessKey`` and ``secretKey`` (the
+    chart's object-store Secret layout).
+    """
+
+    s3_endpoint: str
+    s3_bucket: str
+    s3_secure: bool
+    credentials_secret: str
+
+    def digest(self) -> str:
+        """A short stable id of these settings (part of the compile cache key)."""
+        import hashlib
+
+        text = "|".join(
+            (self.s3_endpoint, self.s3_bucket, str(self.s3_secure), self.credentials_secret)
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:8]

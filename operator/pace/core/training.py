@@ -91,10 +91,15 @@ def build_pipeline(
     algorithm: str,
     hyperparameters: dict[str, Any],
     seed: int,
-    numeric: list[str],
-    categorical: list[str],
+    numeric: list[int],
+    categorical: list[int],
 ) -> Pipeline:
-    """Preprocessing (scale numerics, one-hot categoricals) followed by the estimator."""
+    """Preprocessing (scale numerics, one-hot categoricals) followed by the estimator.
+
+    Columns are chosen by position, not name: Seldon's SKLEARN_SERVER (and PACE's serving
+    runtime, which calls the model the same way) passes a plain numpy array without names,
+    where a name-based selection fails. A DataFrame still works, and sklearn checks that its
+    column names are the ones seen in training."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline, make_pipeline
@@ -110,7 +115,7 @@ def build_pipeline(
         estimator = factories[algorithm](seed, **normalize(hyperparameters))
     except TypeError as exc:
         raise TrainingError(f"bad hyperparameters for {algorithm}: {exc}") from None
-    transformers: list[tuple[str, Any, list[str]]] = []
+    transformers: list[tuple[str, Any, list[int]]] = []
     if numeric:
         transformers.append(
             ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
@@ -177,6 +182,9 @@ def train(
     categorical = [c for c in (categorical or []) if c in X.columns]
     categorical += [c for c in X.columns if X[c].dtype == object and c not in categorical]
     numeric = [c for c in X.columns if c not in categorical]
+    position = {name: i for i, name in enumerate(X.columns)}
+    numeric_at = [position[c] for c in numeric]
+    categorical_at = [position[c] for c in categorical]
     candidates = AUTO_CANDIDATES[task] if algorithm == "auto" else (algorithm,)
     scoring = SCORING[task]
     folds = (StratifiedKFold if task == "classification" else KFold)(
@@ -193,8 +201,8 @@ def train(
                 algorithm=name,
                 hyperparameters=params,
                 seed=seed,
-                numeric=numeric,
-                categorical=categorical,
+                numeric=numeric_at,
+                categorical=categorical_at,
             )
             scores = cross_val_score(pipe, X, y, cv=folds, scoring=scoring)
             score = float(scores.mean())
@@ -210,8 +218,8 @@ def train(
         algorithm=name,
         hyperparameters=params,
         seed=seed,
-        numeric=numeric,
-        categorical=categorical,
+        numeric=numeric_at,
+        categorical=categorical_at,
     )
     model.fit(X, y)
     return TrainResult(

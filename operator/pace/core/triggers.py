@@ -83,13 +83,16 @@ def evaluate(
     count = _drift_count(spec, status, seen)
     reasons = []
     trig = spec.triggers
-    # Drift fires on a new drifted check only, never on a streak remembered from before.
-    if trig.drift is not None and seen.drift_detected and count >= trig.drift.consecutive_checks:
+    drifting = None  # the drift streak stands at its threshold (as of the last check)
+    if trig.drift is not None and count >= trig.drift.consecutive_checks:
         share = "" if seen.share_drifted is None else f" (share {seen.share_drifted:.0%})"
-        reasons.append(
+        drifting = (
             f"drift: {trig.drift.monitor_ref.name} reported drift in {count} "
             f"consecutive checks{share}"
         )
+        # Drift fires on a new drifted check only, never on a streak remembered from before.
+        if seen.drift_detected:
+            reasons.append(drifting)
     if trig.schedule is not None:
         last = (
             status.last_trigger.time
@@ -118,12 +121,17 @@ def evaluate(
             )
     if trig.new_data is not None and seen.new_rows >= trig.new_data.min_rows:
         reasons.append(f"newData: {seen.new_rows} new rows under {trig.new_data.prefix}")
-    if not reasons:
+    # Between checks a standing drift streak is still what holds the policy: the look after
+    # a check must say the same as the check's (cooldown or waiting), not "nothing is due".
+    pending = reasons or ([drifting] if drifting else [])
+    if not pending:
         return Decision(False, "no trigger is due", count)
     if status.last_trigger is not None:
         ready_at = status.last_trigger.time + timedelta(seconds=durations.seconds(spec.cooldown))
         if now < ready_at:
-            return Decision(False, f"cooldown until {ready_at:%H:%M:%SZ} ({reasons[0]})", count)
+            return Decision(False, f"cooldown until {ready_at:%H:%M:%SZ} ({pending[0]})", count)
+    if not reasons:
+        return Decision(False, f"waiting for the next drifted check ({pending[0]})", count)
     if seen.busy is not None:
         return Decision(False, f"{seen.busy} ({reasons[0]})", count)
     if seen.runs_in_flight >= spec.max_concurrent_runs:

@@ -18,7 +18,7 @@ from pace.adapters import (
 )
 from pace.api import constants
 from pace.config import OperatorConfig
-from pace.core import training_queue
+from pace.core import pipeline_plan, training_queue
 from pace.handlers import reconciler
 
 
@@ -121,7 +121,14 @@ async def _object_store(
 def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBackend:
     if config.pipeline_backend == "kfp":
         assert config.kfp_endpoint is not None
-        return pipeline_backend.KfpBackend(config.kfp_endpoint)
+        assert config.s3_endpoint is not None
+        steps = pipeline_plan.StepSettings(
+            s3_endpoint=config.s3_endpoint,
+            s3_bucket=config.s3_bucket,
+            s3_secure=config.s3_secure,
+            credentials_secret=config.kfp_s3_secret,
+        )
+        return pipeline_backend.KfpBackend(config.kfp_endpoint, steps=steps)
     return pipeline_backend.LocalBackend(config.pipeline_dir / "runs")
 
 

@@ -143,6 +143,7 @@ async def submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
         spec_hash=run.spec_hash,
         parameters=pipeline_plan.spec_parameters(model.spec),
         cache_dir=memo.config.pipeline_dir / "compiled",
+        steps=memo.backend.steps,
     )
     key = naming.pipeline_cache_key(run.spec_hash)
     if not await asyncio.to_thread(memo.store.exists, key):

@@ -82,10 +82,15 @@ def start_microservice(
     runtime stopping meanwhile can stop it too.
     """
     port, grpc, metrics = (processes.free_port() for _ in range(3))
+    # The graph's parameters as Seldon's operator passes them, with the model_uri parameter
+    # it adds for prepackaged servers.
+    parameters = [
+        {"name": "method", "value": method, "type": "STRING"},
+        {"name": "model_uri", "value": model_uri, "type": "STRING"},
+    ]
     full_env = {
         **(env if env is not None else os.environ),
-        "MODEL_URI": model_uri,
-        "PACE_PREDICT_METHOD": method,
+        "PREDICTIVE_UNIT_PARAMETERS": json.dumps(parameters),
         "PYTHONPATH": str(MODEL_DIR),
         "GUNICORN_WORKERS": "1",
     }

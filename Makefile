@@ -39,6 +39,12 @@ system-deps: ## Debian packages the local stack uses (prometheus); needs root, s
 	  echo "installing Debian's prometheus package"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+.PHONY: system-deps-images
+system-deps-images: ## Debian packages `make images` uses (buildah, mmdebstrap); needs root, skipped when present
+	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || { \
+	  echo "installing Debian's buildah and mmdebstrap packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah mmdebstrap >/dev/null; }
+
 .PHONY: install
 install: system-deps $(VENV)/.installed $(SERVING_VENV)/.installed ## Create .venv (operator, `pace` command) and .venv-serving (seldon-core) from the lock files; install Debian packages
 
@@ -48,7 +54,7 @@ lock: $(UV) ## Re-resolve the lock files (uv.lock, operator/requirements-serving
 	$(UV) pip compile --python-version 3.12 --generate-hashes -q operator/requirements-serving.in -o operator/requirements-serving.lock
 
 .PHONY: controlplane
-controlplane: $(VENV)/.installed ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, MinIO and helm into ~/.cache/pace (skipped when cached)
+controlplane: $(VENV)/.installed ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-proxy, kube-scheduler, MinIO and helm into ~/.cache/pace (skipped when cached)
 	$(PY) -m pace.localstack.binaries build
 
 ##@ Development
@@ -73,11 +79,11 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 
 .PHONY: test
 test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)
-	$(PYTEST) -m "not bench" $(PYTEST_ARGS)
+	$(PYTEST) -m "not bench and not images" $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## Pure unit tests only (no servers)
-	$(PYTEST) -m "not integration and not components and not e2e and not bench" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration and not components and not e2e and not bench and not images" $(PYTEST_ARGS)
 
 .PHONY: test-integration
 test-integration: install controlplane ## Tests against the real servers
@@ -90,6 +96,14 @@ test-e2e: install controlplane ## The operator end to end (KopfRunner + real ser
 .PHONY: bench
 bench: install controlplane ## Benchmarks; figures printed and written to tests/bench/results/
 	$(PYTEST) tests/bench -m bench -s $(PYTEST_ARGS)
+
+.PHONY: images
+images: install system-deps-images ## Build the operator, pipeline-step and model-server images (buildah, no daemon) into ~/.cache/pace/images; skipped when unchanged
+	$(PY) -m pace.localstack.images build
+
+.PHONY: test-images
+test-images: images ## Run each image's entrypoint in a container (CI runs it after `make test`)
+	$(PYTEST) -m images $(PYTEST_ARGS)
 
 ##@ Local stack
 

@@ -23,8 +23,9 @@ _FOLDER_MARKS = {
     "e2e": "e2e",
     "components": "components",
     "bench": "bench",
+    "images": "images",
 }
-_ORDER = {"unit": 0, "components": 1, "integration": 2, "e2e": 3, "bench": 4}
+_ORDER = {"unit": 0, "components": 1, "integration": 2, "e2e": 3, "images": 4, "bench": 5}
 
 
 def _folder(item: pytest.Item) -> str:

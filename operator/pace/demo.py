@@ -104,12 +104,15 @@ class Demo:
         raise TimeoutError("no drift verdict")
 
     def wait_serving(self, name: str, version: str) -> dict[str, Any]:
+        """Until ``version`` serves and the model is Ready (Seldon's status says its predictor
+        answers), so the first request succeeds."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             status = dict(self.model(name).get("status", {}))
-            if status.get("servingVersion") == version:
+            ready = {c["type"]: c for c in status.get("conditions", [])}.get("Ready", {})
+            if status.get("servingVersion") == version and ready.get("status") == "True":
                 return status
-            time.sleep(1)
+            time.sleep(0.5)
         raise TimeoutError(f"{name} {version} did not start serving")
 
     def follow_canary(self, name: str, traffic: Traffic) -> None:

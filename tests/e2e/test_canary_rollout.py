@@ -71,6 +71,21 @@ class Traffic:
             self.counts.clear()
 
 
+def one_prediction(url: str) -> int:
+    """The HTTP status of one prediction request with a positional row (no names)."""
+    body = json.dumps({"data": {"ndarray": [ROWS[0]]}}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def conditions_of(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status(cluster, namespace).get("conditions", [])}
+
+
 def sdep(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
     try:
         obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
@@ -137,6 +152,27 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
             st = status(kube_cluster, namespace)
             assert st["endpoint"] == predict_url
             assert weights(kube_cluster, namespace) == {"main": 100}
+            # "Serving" means the endpoint answers: Ready follows the SeldonDeployment's status,
+            # which turns Available only once the predictor answers. The first request a
+            # client sends on seeing Ready=True succeeds (it used to get 503 for ~10 s).
+            ready = eventually(
+                lambda: (
+                    (c := conditions_of(kube_cluster, namespace).get("Ready", {})).get("status")
+                    == "True"
+                    and c
+                ),
+                timeout=120,
+                interval=0.1,
+                what="Ready=True",
+            )
+            assert (ready["reason"], ready["message"]) == ("Serving", "v1 is serving.")
+            assert status(kube_cluster, namespace)["phase"] == "Serving"
+            assert one_prediction(predict_url) == 200
+            seldon = sdep(kube_cluster, namespace, "wine") or {}
+            assert seldon["status"]["state"] == "Available"
+            assert (
+                seldon["status"]["deploymentStatus"]["wine-main-0-model"]["availableReplicas"] == 1
+            )
             traffic.thread.start()
             eventually(
                 lambda: traffic.snapshot()[("main", 200)] > 20,

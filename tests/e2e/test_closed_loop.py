@@ -200,6 +200,13 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
         policy("held", {"newData": {"prefix": incoming, "minRows": 50}}, autoPromote=False),
     )
     traffic = Traffic(f"{serving.url}/seldon/{namespace}/wine/api/v1.0/predictions")
+
+    def sdep_status(name: str) -> dict[str, Any]:
+        found = kube_cluster.custom.get_namespaced_custom_object(
+            "machinelearning.seldon.io", "v1", namespace, "seldondeployments", name
+        )
+        return dict(found.get("status") or {}) | {"generation": found["metadata"]["generation"]}
+
     try:
         with running_operator(namespace, metrics_port=metrics_port, env_extra=env) as run_1:
             for name in ("wine", "strict", "held"):
@@ -362,7 +369,8 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
                 what="the MLModel's DriftDetected=True",
             )
             assert "DriftMonitor wine" in model_drift(kube_cluster, namespace)["message"]
-            assert status(kube_cluster, namespace, "MLModel", "wine")["phase"] == "Degraded"
+            wine_now = status(kube_cluster, namespace, "MLModel", "wine")
+            assert wine_now["phase"] == "Degraded", (wine_now["conditions"], sdep_status("wine"))
 
             # strict: the metric policy fired; v2 fails minDelta; v1 keeps serving.
             eventually(

@@ -26,6 +26,7 @@ from pace.api import constants
 from pace.localstack.minio import MinioInfo
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
+from tests.servers.serving import ServingRuntime
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
 RUN_TIMEOUT = 300.0
@@ -232,7 +233,10 @@ def test_models_train_register_and_gate(
 
 
 def test_only_training_changes_start_a_new_run(
-    kube_cluster: Cluster, namespace: str, trainer: tuple[KopfRunner, ObjectStore]
+    kube_cluster: Cluster,
+    namespace: str,
+    trainer: tuple[KopfRunner, ObjectStore],
+    serving: ServingRuntime,
 ) -> None:
     """Serving changes start no run; a training change does. Then the rollout lifecycle
     without Prometheus: the canary holds (one event, one audit record, a write per interval,
@@ -295,7 +299,8 @@ def test_only_training_changes_start_a_new_run(
     uid = get(kube_cluster, namespace, "iris")["metadata"]["uid"][:8]
     assert store.exists(f"models/{namespace}/iris/{uid}/versions/v2/lineage.json")
 
-    # No Prometheus: the canary holds, says why once, and writes once per interval.
+    # No Prometheus: once its predictor answers, the canary holds, says why once, and writes
+    # once per interval.
     status = eventually(
         lambda: (
             ((s := get(kube_cluster, namespace, "iris")["status"]).get("canary") or {}).get(
@@ -304,6 +309,7 @@ def test_only_training_changes_start_a_new_run(
             == "MetricsUnavailable"
             and s
         ),
+        timeout=90,
         what="the canary holding for lack of metrics",
     )
     assert status["candidateVersion"] == "v2"

@@ -66,3 +66,39 @@ def test_due_after_interval() -> None:
     state = CanaryState(weight=10, last_step_time=T0)
     assert not canary.due(state, SPEC, now=T0 + timedelta(seconds=29))
     assert canary.due(state, SPEC, now=T0 + timedelta(seconds=30))
+
+
+def test_first_step_waits_for_the_canary_predictor() -> None:
+    state = canary.start(SPEC, has_serving=True, now=T0).state
+    assert state.holding == canary.STARTING
+    # Not ready yet: hold, state unchanged (nothing to write), no analysis.
+    waiting = canary.wait_for_predictor(
+        state, SPEC, ready=False, failed=None, now=T0 + timedelta(seconds=20)
+    )
+    assert waiting is not None
+    assert (waiting.action, waiting.state) == ("Hold", state)
+    # Ready: the step starts over from now, so its window holds only served traffic.
+    up = T0 + timedelta(seconds=25)
+    ready = canary.wait_for_predictor(state, SPEC, ready=True, failed=None, now=up)
+    assert ready is not None
+    assert (ready.action, ready.reason) == ("Hold", "PredictorReady")
+    assert (ready.state.holding, ready.state.last_step_time) == (None, up)
+    assert not canary.due(ready.state, SPEC, now=up + timedelta(seconds=29))
+    assert canary.due(ready.state, SPEC, now=up + timedelta(seconds=30))
+    # Once it served, later steps do not wait again (a weight change is no new predictor).
+    assert canary.wait_for_predictor(ready.state, SPEC, ready=False, failed=None, now=up) is None
+
+
+def test_a_canary_predictor_that_fails_or_never_starts_ends_the_canary() -> None:
+    state = canary.start(SPEC, has_serving=True, now=T0).state
+    failed = canary.wait_for_predictor(
+        state, SPEC, ready=False, failed="model.joblib not found", now=T0
+    )
+    assert failed is not None
+    assert (failed.action, failed.reason) == ("RollBack", "PredictorFailed")
+    assert "model.joblib not found" in failed.message
+    late = T0 + timedelta(seconds=canary.durations.seconds(SPEC.progress_deadline))
+    never = canary.wait_for_predictor(state, SPEC, ready=False, failed=None, now=late)
+    assert never is not None
+    assert (never.action, never.reason) == ("RollBack", "ProgressDeadlineExceeded")
+    assert "progressDeadline" in never.message

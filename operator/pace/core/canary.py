@@ -51,13 +51,57 @@ def start(spec: CanarySpec, *, has_serving: bool, now: datetime) -> Decision:
         )
     return Decision(
         "Advance",
-        CanaryState(weight=weight, step=0, last_step_time=now),
+        CanaryState(weight=weight, step=0, last_step_time=now, holding=STARTING, holding_since=now),
         "Started",
         f"Canary started at {weight} % of traffic.",
     )
 
 
 HOLD_REASONS = ("NoTraffic", "MetricsUnavailable")
+STARTING = "PredictorStarting"
+
+
+def wait_for_predictor(
+    state: CanaryState, spec: CanarySpec, *, ready: bool, failed: str | None, now: datetime
+) -> Decision | None:
+    """The first step waits for the canary's predictor to answer: no analysis runs and the
+    step's clock stands still until Seldon reports it ready (then the step starts over, so
+    its window holds only traffic the predictor served). A predictor that fails, or is not
+    ready within ``progressDeadline``, ends the canary. None: the predictor served before."""
+    if state.holding != STARTING:
+        return None
+    if ready:
+        return Decision(
+            "Hold",
+            state.model_copy(
+                update={
+                    "holding": None,
+                    "holding_since": None,
+                    "last_step_time": now,
+                    "last_check_time": None,
+                }
+            ),
+            "PredictorReady",
+            f"The canary predictor answers; the {state.weight} % step starts now.",
+        )
+    since = state.holding_since or state.last_step_time or now
+    waited = (now - since).total_seconds()
+    if failed is not None:
+        return Decision(
+            "RollBack",
+            state.model_copy(update={"weight": 0}),
+            "PredictorFailed",
+            f"The canary predictor failed: {failed}",
+        )
+    if waited >= durations.seconds(spec.progress_deadline):
+        return Decision(
+            "RollBack",
+            state.model_copy(update={"weight": 0}),
+            "ProgressDeadlineExceeded",
+            f"The canary predictor did not answer within {waited:.0f}s "
+            f"(progressDeadline {spec.progress_deadline}).",
+        )
+    return Decision("Hold", state, STARTING, "Waiting for the canary predictor to answer.")
 
 
 def seconds_until_due(state: CanaryState, spec: CanarySpec, *, now: datetime) -> float:

@@ -97,14 +97,6 @@ def promote(
             now=now,
         ),
         status.condition(
-            ConditionType.READY,
-            "True",
-            "Serving",
-            f"{version} is serving.",
-            generation=generation,
-            now=now,
-        ),
-        status.condition(
             ConditionType.CANARY_HEALTHY, "True", reason, message, generation=generation, now=now
         ),
     ]
@@ -148,12 +140,12 @@ def step(
     """Apply one analysis decision to a running canary."""
     candidate = current.candidate_version
     assert candidate is not None
-    deadline = decision.reason == "ProgressDeadlineExceeded"
+    own_reason = decision.reason in ("ProgressDeadlineExceeded", "PredictorFailed")
     if decision.action == "Promote":
         return promote(
             current,
             candidate,
-            reason=decision.reason if deadline else "Promoted",
+            reason=decision.reason if own_reason else "Promoted",
             message=f"{candidate} promoted: {decision.message}",
             generation=generation,
             now=now,
@@ -161,7 +153,7 @@ def step(
     if decision.action == "RollBack":
         return roll_back(
             current,
-            reason=decision.reason if deadline else "RolledBack",
+            reason=decision.reason if own_reason else "RolledBack",
             message=f"{candidate} rolled back: {decision.message}",
             generation=generation,
             now=now,
@@ -218,17 +210,6 @@ def roll_back(
             ConditionType.CANARY_HEALTHY, "False", reason, message, generation=generation, now=now
         )
     ]
-    if serving:
-        conds.append(
-            status.condition(
-                ConditionType.READY,
-                "True",
-                "Serving",
-                f"{serving} is serving.",
-                generation=generation,
-                now=now,
-            )
-        )
     return RolloutStatus(
         versions=_restage(list(current.versions), stages),
         serving_version=serving,

@@ -9,6 +9,8 @@ the index functions' names):
 - ``pace_monitors_by_model``: (namespace, model) -> monitor names (the model's DriftDetected);
 - ``pace_policies_by_target``: (namespace, "model" | "monitor", name) -> policy names
   (whom to wake when a model or monitor changes);
+- ``pace_seldondeployments``: (namespace, name) -> the name, generation and status of each
+  SeldonDeployment PACE manages (the MLModel's Ready and the canary's first step follow it);
 - ``pace_runs_in_flight``: "in-flight" -> uids of MLModels whose status shows a run Pending or
   Running (the training queue counts them, so a restart never exceeds the limit); "queued" ->
   (uid, queued at, namespace/name) of runs waiting (the queue serves them in that order).
@@ -32,6 +34,9 @@ MONITORS = "pace_driftmonitors"
 MONITORS_BY_MODEL = "pace_monitors_by_model"
 POLICIES_BY_TARGET = "pace_policies_by_target"
 RUNS_IN_FLIGHT = "pace_runs_in_flight"
+SELDON_DEPLOYMENTS = "pace_seldondeployments"
+SELDON = ("machinelearning.seldon.io", "v1", "seldondeployments")
+OURS = {constants.LABEL_MANAGED_BY: constants.MANAGER_NAME}
 IN_FLIGHT = "in-flight"
 QUEUED = "queued"
 
@@ -85,6 +90,17 @@ def pace_policies_by_target(spec: kopf.Spec, namespace: str | None, name: str, *
     if monitor:
         keys[(namespace, "monitor", monitor)] = name
     return keys
+
+
+@kopf.index(*SELDON, labels=OURS)
+def pace_seldondeployments(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+    """Only what readiness reads: a thousand deployments' specs stay out of memory."""
+    meta = body.get("metadata") or {}
+    kept = {
+        "metadata": {"name": name, "generation": meta.get("generation")},
+        "status": dict(body.get("status") or {}),
+    }
+    return {(namespace, name): kept}
 
 
 def one(indexes: Mapping[str, Any], index: str, key: Any) -> dict[str, Any] | None:

@@ -11,8 +11,10 @@ anything ends the look (its patch is written, then the object is looked at again
    queues a run (see pace.core.retrain_requests).
 3. **training** (`pace.handlers.mlmodel_training`): queue admission, submission, polling, the
    registered version or the failure.
-4. **rollout** (`pace.handlers.mlmodel_rollout`): manual actions, canary analysis.
-5. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
+4. **rollout** (`pace.handlers.mlmodel_rollout`): manual actions, canary analysis (once the
+   canary predictor answers).
+5. **serving** (`pace.handlers.mlmodel_serving`): Ready follows the SeldonDeployment's status.
+6. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
 
 State lives in status, so a restarted operator resumes instead of repeating; the write is
 conditional on the resourceVersion read, so no two looks can both act on one state.
@@ -44,6 +46,7 @@ from pace.handlers import (
     indexes,
     mlmodel_drift,
     mlmodel_rollout,
+    mlmodel_serving,
     mlmodel_training,
     reconciler,
     reporting,
@@ -67,6 +70,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         take_retrain_request,
         mlmodel_training.advance,
         mlmodel_rollout.advance,
+        mlmodel_serving.follow,
         mlmodel_drift.mirror,
     )
     for step in steps:

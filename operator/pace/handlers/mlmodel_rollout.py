@@ -20,7 +20,7 @@ from pace.adapters import events, metrics, prometheus_api
 from pace.api import constants
 from pace.api.mlmodel import MLModel, MLModelStatus
 from pace.core import analysis_queries, audit, canary, durations, rollout, seldon_manifest
-from pace.handlers import auditing, reporting
+from pace.handlers import auditing, mlmodel_serving, reporting
 from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
@@ -170,18 +170,28 @@ async def advance(
         await act(model, action, body=body, patch=patch, memo=memo, now=now)
         return
     state, spec = current.canary, model.spec.serving.canary
-    if state is None or current.candidate_version is None or not canary.due(state, spec, now=now):
+    if state is None or current.candidate_version is None:
         return
-    results = await _analyse(model, memo) if not spec.paused else []
-    decision = canary.decide(state, spec, results, now=now)
-    label = (
-        "hold"
-        if decision.action == "Hold" and decision.reason != "CheckFailed"
-        else "failed"
-        if decision.reason in ("CheckFailed", "AnalysisFailed")
-        else "passed"
-    )
-    metrics.CANARY_CHECKS.labels(namespace=model.namespace, model=model.name, result=label).inc()
+    verdict = mlmodel_serving.predictor_readiness(model, ctx, "canary")
+    failed = verdict.message if verdict.reason == "PredictorFailed" else None
+    decision = canary.wait_for_predictor(state, spec, ready=verdict.ready, failed=failed, now=now)
+    if decision is not None and decision.state == state:
+        return  # still starting: nothing to write until Seldon's status changes
+    if decision is None:
+        if not canary.due(state, spec, now=now):
+            return
+        results = await _analyse(model, memo) if not spec.paused else []
+        decision = canary.decide(state, spec, results, now=now)
+        label = (
+            "hold"
+            if decision.action == "Hold" and decision.reason != "CheckFailed"
+            else "failed"
+            if decision.reason in ("CheckFailed", "AnalysisFailed")
+            else "passed"
+        )
+        metrics.CANARY_CHECKS.labels(
+            namespace=model.namespace, model=model.name, result=label
+        ).inc()
     result = rollout.step(current, decision, generation=model.generation, now=now)
     if decision.action != "Hold":
         await apply_deployment(model, result, memo)

@@ -57,7 +57,17 @@ class Toolset:
 
 
 KUBERNETES = Toolset(
-    "kubernetes", KUBERNETES_VERSION, ("kube-apiserver", "kube-controller-manager", "kubectl")
+    "kubernetes",
+    KUBERNETES_VERSION,
+    (
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        # A real node (issue 11): the kubelet, kube-proxy for Services, a scheduler for Pods.
+        "kubelet",
+        "kube-proxy",
+        "kube-scheduler",
+    ),
 )
 ETCD = Toolset("etcd", ETCD_VERSION, ("etcd",))
 MINIO = Toolset("minio", MINIO_VERSION, ("minio",))

@@ -31,12 +31,24 @@ from typing import Any
 import aiohttp
 import prometheus_client
 from aiohttp import web
+from kubernetes.client.exceptions import ApiException
 
 from pace.adapters import kube_api
+from pace.core import seldon_status
 from pace.localstack import processes
 
 log = logging.getLogger("pace.serving")
 DRAIN_SECONDS = 2.0  # a replaced microservice finishes the requests already sent to it
+RETRY_FAILED = 30.0  # a predictor that failed to start is tried again after this long
+
+
+def _first_error(message: str) -> str:
+    """The last line naming an error in a start failure's log tail (else its first line)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "Exception" in line]
+    return (errors[-1] if errors else lines[0] if lines else message)[:512]
+
+
 MODEL_DIR = Path(__file__).parent / "seldon_model"
 REGISTRY = prometheus_client.CollectorRegistry()
 REQUESTS = prometheus_client.Histogram(
@@ -148,6 +160,8 @@ class Deployment:
     weights: dict[str, int] = field(default_factory=dict)
     predictors: dict[str, Predictor] = field(default_factory=dict)
     current: dict[str, int] = field(default_factory=dict)  # smooth-WRR counters
+    failures: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # uri, why, when
+    reported: dict[str, Any] | None = None  # the status last written
 
     def choose(self) -> Predictor | None:
         """Smooth weighted round robin over predictors with weight > 0 that are running."""
@@ -209,7 +223,18 @@ class Runtime:
                 )
                 running = dep.predictors.get(name)
                 if running is None or running.model_uri != uri:
-                    fresh = await asyncio.to_thread(self._start, dep, name, uri, method)
+                    failed = dep.failures.get(name)
+                    if failed and failed[0] == uri and time.monotonic() - failed[2] < RETRY_FAILED:
+                        continue
+                    # Seldon reports Creating while a predictor's new replicas start.
+                    await self._report(item, dep, wanted, starting=name)
+                    try:
+                        fresh = await asyncio.to_thread(self._start, dep, name, uri, method)
+                    except processes.ServerStartError as exc:
+                        log.warning("predictor %s/%s/%s failed: %s", *key, name, exc)
+                        dep.failures[name] = (uri, _first_error(str(exc)), time.monotonic())
+                        continue
+                    dep.failures.pop(name, None)
                     dep.predictors[name] = fresh
                     if running is not None:
                         self._retire(running)
@@ -219,9 +244,53 @@ class Runtime:
             dep.weights = {n: int(p.get("traffic", 0)) for n, p in wanted.items()}
             for n, w in dep.weights.items():
                 WEIGHT.labels(namespace=key[0], deployment_name=key[1], predictor_name=n).set(w)
+            await self._report(item, dep, wanted)
         for key in set(self.deployments) - seen:
             for pred in self.deployments.pop(key).predictors.values():
                 self._retire(pred)
+
+    async def _report(
+        self,
+        item: dict[str, Any],
+        dep: Deployment,
+        wanted: dict[str, Any],
+        *,
+        starting: str | None = None,
+    ) -> None:
+        """Write the SeldonDeployment's status as Seldon does (`pace.core.seldon_status`): a
+        predictor is available only once its microservice answers, with the model the spec
+        names. One process serves a predictor here, so it reports one replica."""
+        states = {}
+        for name, spec in wanted.items():
+            uri = (spec.get("graph") or {}).get("modelUri", "")
+            running = dep.predictors.get(name)
+            # A replaced predictor's old microservice answers until the new one is ready (a
+            # rolling update): available, but the deployment is Creating meanwhile.
+            updating = name == starting or (running is not None and running.model_uri != uri)
+            failed = dep.failures.get(name)
+            failure = failed[1] if failed and failed[0] == uri else None
+            states[name] = seldon_status.PredictorState(
+                1, 1 if running is not None else 0, failure=failure, updating=updating
+            )
+        status = seldon_status.render(item, states)
+        if status == dep.reported:
+            return
+        meta = item["metadata"]
+        try:
+            await asyncio.to_thread(
+                self.kube.custom.patch_namespaced_custom_object_status,
+                "machinelearning.seldon.io",
+                "v1",
+                meta["namespace"],
+                "seldondeployments",
+                meta["name"],
+                {"status": status},
+            )
+        except ApiException as exc:
+            if exc.status == 404:  # deleted meanwhile
+                return
+            raise
+        dep.reported = status
 
     def _retire(self, pred: Predictor) -> None:
         """Stop a predictor no longer routed to, after requests already sent to it finished."""

@@ -45,6 +45,14 @@ system-deps-images: ## Debian packages `make images` uses (buildah, mmdebstrap);
 	  echo "installing Debian's buildah and mmdebstrap packages"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah mmdebstrap >/dev/null; }
 
+.PHONY: system-deps-node
+system-deps-node: ## Debian packages a real local node uses (containerd, runc, CNI plugins, iptables, conntrack); needs root
+	@command -v containerd >/dev/null && command -v runc >/dev/null && test -x /usr/lib/cni/bridge \
+	  && command -v iptables >/dev/null && command -v conntrack >/dev/null || { \
+	  echo "installing Debian's containerd, runc, containernetworking-plugins, iptables, conntrack"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    containerd runc containernetworking-plugins iptables conntrack >/dev/null; }
+
 .PHONY: install
 install: system-deps $(VENV)/.installed $(SERVING_VENV)/.installed ## Create .venv (operator, `pace` command) and .venv-serving (seldon-core) from the lock files; install Debian packages
 
@@ -79,11 +87,11 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 
 .PHONY: test
 test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)
-	$(PYTEST) -m "not bench and not images" $(PYTEST_ARGS)
+	$(PYTEST) -m "not bench and not images and not node" $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## Pure unit tests only (no servers)
-	$(PYTEST) -m "not integration and not components and not e2e and not bench and not images" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration and not components and not e2e and not bench and not images and not node" $(PYTEST_ARGS)
 
 .PHONY: test-integration
 test-integration: install controlplane ## Tests against the real servers
@@ -104,6 +112,10 @@ images: install system-deps-images ## Build the operator, pipeline-step and mode
 .PHONY: test-images
 test-images: images ## Run each image's entrypoint in a container (CI runs it after `make test`)
 	$(PYTEST) -m images $(PYTEST_ARGS)
+
+.PHONY: test-node
+test-node: images system-deps-node ## A real kubelet node joined to the local control plane runs PACE's image (root)
+	$(PYTEST) -m node -s $(PYTEST_ARGS)
 
 ##@ Local stack
 

@@ -24,8 +24,17 @@ _FOLDER_MARKS = {
     "components": "components",
     "bench": "bench",
     "images": "images",
+    "node": "node",
 }
-_ORDER = {"unit": 0, "components": 1, "integration": 2, "e2e": 3, "images": 4, "bench": 5}
+_ORDER = {
+    "unit": 0,
+    "components": 1,
+    "integration": 2,
+    "e2e": 3,
+    "images": 4,
+    "node": 5,
+    "bench": 6,
+}
 
 
 def _folder(item: pytest.Item) -> str:

@@ -50,72 +50,102 @@ def _name(cn: str, org: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def generate(directory: Path, *, now: datetime.datetime | None = None) -> Pki:
-    """Write a fresh CA, serving and admin certificates and SA keys into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = now or datetime.datetime.now(datetime.UTC)
-    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
-    ca_key = _key()
-    ca_name = _name("pace-local-ca")
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+class Issuer:
+    """A throw-away CA that signs leaf certificates (valid for a day)."""
+
+    def __init__(self, *, name: str = "pace-local-ca", now: datetime.datetime | None = None):
+        now = now or datetime.datetime.now(datetime.UTC)
+        self.start, self.end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
+        self.key = _key()
+        self.name = _name(name)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.name)
+            .issuer_name(self.name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.start)
+            .not_valid_after(self.end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(self.key, hashes.SHA256())
         )
-        .sign(ca_key, hashes.SHA256())
-    )
 
     def leaf(
-        cn: str, org: str | None, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
+        self,
+        cn: str,
+        org: str | None,
+        usage: x509.ObjectIdentifier,
+        sans: list[x509.GeneralName],
     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         key = _key()
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(cn, org))
-            .issuer_name(ca_name)
+            .issuer_name(self.name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
+            .not_valid_before(self.start)
+            .not_valid_after(self.end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return builder.sign(ca_key, hashes.SHA256()), key
+        return builder.sign(self.key, hashes.SHA256()), key
 
-    serving, serving_key = leaf(
-        "kube-apiserver",
-        None,
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [
-            x509.DNSName("localhost"),
-            x509.DNSName("kubernetes"),
-            x509.DNSName("kubernetes.default"),
-            x509.DNSName("kubernetes.default.svc"),
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
-        ],
-    )
-    admin, admin_key = leaf("pace-admin", "system:masters", ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    def write_leaf(
+        self,
+        directory: Path,
+        stem: str,
+        cn: str,
+        org: str | None = None,
+        *,
+        server: bool = False,
+        dns: tuple[str, ...] = (),
+        ips: tuple[str, ...] = (),
+    ) -> tuple[Path, Path]:
+        """Sign a client (or, with ``server``, a serving) certificate; write ``<stem>.crt``
+        and ``<stem>.key``."""
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
+        sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        cert, key = self.leaf(cn, org, usage, sans)
+        crt, pem_key = directory / f"{stem}.crt", directory / f"{stem}.key"
+        crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_key(pem_key, key)
+        return crt, pem_key
+
+
+APISERVER_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
+
+
+def generate(
+    directory: Path,
+    *,
+    now: datetime.datetime | None = None,
+    extra_ips: tuple[str, ...] = (),
+    keep_ca_key: bool = False,
+) -> Pki:
+    """Write a fresh CA, serving and admin certificates and SA keys into ``directory``.
+
+    ``extra_ips``: more addresses the API server is reached at (a node's host address);
+    ``keep_ca_key``: also write ``ca.key``, so the node's certificates can be signed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    issuer = Issuer(now=now)
     pki = Pki(
         ca_cert=directory / "ca.crt",
         serving_cert=directory / "apiserver.crt",
@@ -126,14 +156,33 @@ def generate(directory: Path, *, now: datetime.datetime | None = None) -> Pki:
         sa_pub=directory / "sa.pub",
     )
     pem = serialization.Encoding.PEM
-    pki.ca_cert.write_bytes(ca.public_bytes(pem))
-    pki.serving_cert.write_bytes(serving.public_bytes(pem))
-    _write_key(pki.serving_key, serving_key)
-    pki.admin_cert.write_bytes(admin.public_bytes(pem))
-    _write_key(pki.admin_key, admin_key)
+    pki.ca_cert.write_bytes(issuer.cert.public_bytes(pem))
+    if keep_ca_key:
+        _write_key(directory / "ca.key", issuer.key)
+    issuer.write_leaf(
+        directory,
+        "apiserver",
+        "kube-apiserver",
+        server=True,
+        dns=APISERVER_DNS,
+        ips=("127.0.0.1", "10.0.0.1", *extra_ips),
+    )
+    issuer.write_leaf(directory, "admin", "pace-admin", "system:masters")
     sa = _key()
     _write_key(pki.sa_key, sa)
     pki.sa_pub.write_bytes(
         sa.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return pki
+
+
+def load_issuer(directory: Path) -> Issuer:
+    """The CA `generate(..., keep_ca_key=True)` wrote, to sign more certificates with."""
+    issuer = Issuer.__new__(Issuer)
+    issuer.cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    loaded = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    issuer.key = loaded
+    issuer.name = issuer.cert.subject
+    issuer.start, issuer.end = issuer.cert.not_valid_before_utc, issuer.cert.not_valid_after_utc
+    return issuer

@@ -3,7 +3,9 @@
 Started like controller-runtime's envtest (free ports, throw-away certificates, a temporary
 etcd data dir), plus kube-controller-manager with the garbage-collector and namespace
 controllers so owner references and namespace deletion behave as in a cluster. There is no
-kubelet: pods never run, and nothing in PACE's local loop needs them.
+kubelet: pods never run, and nothing in PACE's local loop needs them. With `NodeHosting` it
+is started as a cluster's instead, to host a real node (`pace.localstack.node`): reachable
+from Pods on the host's address, Node authorization, every controller, a scheduler.
 """
 
 from __future__ import annotations
@@ -21,6 +23,17 @@ from pace.localstack import binaries, certs, processes
 SERVICE_CIDR = "10.0.0.0/24"
 
 
+@dataclass(frozen=True)
+class NodeHosting:
+    """What a control plane needs to host a real node (`pace.localstack.node`): an address
+    Pods reach the API server at (the ``kubernetes`` Service's endpoint), the node's pod
+    network, and the CA key kept to sign the node's certificates."""
+
+    host_ip: str
+    cluster_cidr: str
+    pod_gateway: str
+
+
 @dataclass
 class ControlPlaneInfo:
     """Where the control plane runs; serialisable into the stack's state file."""
@@ -31,10 +44,12 @@ class ControlPlaneInfo:
     apiserver_pid: int
     controller_manager_pid: int
     workdir: str
+    scheduler_pid: int | None = None  # only when hosting a node
 
     def pids(self) -> list[int]:
-        """Stop order: controller-manager, apiserver, etcd."""
-        return [self.controller_manager_pid, self.apiserver_pid, self.etcd_pid]
+        """Stop order: scheduler, controller-manager, apiserver, etcd."""
+        first = [self.scheduler_pid] if self.scheduler_pid else []
+        return [*first, self.controller_manager_pid, self.apiserver_pid, self.etcd_pid]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,10 +96,53 @@ def _client_context(pki: certs.Pki) -> ssl.SSLContext:
     return context
 
 
+def _apiserver_flags(pki: certs.Pki, hosting: NodeHosting | None) -> list[str]:
+    """envtest's flags, or, hosting a node, a cluster's: reachable from Pods, Node
+    authorization, service accounts and endpoints managed, kubelet client credentials."""
+    if hosting is None:
+        return [
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--authorization-mode=RBAC",
+            "--disable-admission-plugins=ServiceAccount",
+            "--endpoint-reconciler-type=none",
+        ]
+    directory = pki.ca_cert.parent
+    return [
+        "--bind-address=0.0.0.0",
+        f"--advertise-address={hosting.host_ip}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={directory / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={directory / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki.ca_cert}",
+        "--kubelet-preferred-address-types=InternalIP",
+    ]
+
+
+def _controller_flags(pki: certs.Pki, hosting: NodeHosting | None, workdir: Path) -> list[str]:
+    if hosting is None:
+        return ["--controllers=garbage-collector-controller,namespace-controller"]
+    return [
+        "--controllers=*",
+        f"--root-ca-file={pki.ca_cert}",
+        f"--service-account-private-key-file={pki.sa_key}",
+        f"--cluster-cidr={hosting.cluster_cidr}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--allocate-node-cidrs=false",
+        f"--flex-volume-plugin-dir={workdir / 'flexvolume'}",
+    ]
+
+
 def start(
-    workdir: Path, *, die_with_parent: bool = True, timeout: float = 120.0
+    workdir: Path,
+    *,
+    die_with_parent: bool = True,
+    timeout: float = 120.0,
+    hosting: NodeHosting | None = None,
 ) -> ControlPlaneInfo:
-    """Start etcd, kube-apiserver and kube-controller-manager; return when ready.
+    """Start etcd, kube-apiserver and kube-controller-manager (and, hosting a node,
+    kube-scheduler); return when ready.
 
     Raises:
         binaries.BinaryMissingError: a binary is missing (names it and how to build it).
@@ -94,7 +152,15 @@ def start(
     apiserver_bin = binaries.locate("kube-apiserver")
     kcm_bin = binaries.locate("kube-controller-manager")
     workdir.mkdir(parents=True, exist_ok=True)
-    pki = certs.generate(workdir / "pki")
+    extra_ips = (hosting.host_ip, hosting.pod_gateway) if hosting else ()
+    pki = certs.generate(workdir / "pki", extra_ips=extra_ips, keep_ca_key=hosting is not None)
+    if hosting is not None:
+        certs.load_issuer(pki.ca_cert.parent).write_leaf(
+            pki.ca_cert.parent,
+            "apiserver-kubelet-client",
+            "kube-apiserver-kubelet-client",
+            "system:masters",
+        )
     logs = workdir / "logs"
     started: list[processes.Server] = []
     try:
@@ -137,16 +203,12 @@ def start(
                 f"--tls-private-key-file={pki.serving_key}",
                 f"--client-ca-file={pki.ca_cert}",
                 f"--secure-port={secure_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 f"--service-account-key-file={pki.sa_pub}",
                 f"--service-account-signing-key-file={pki.sa_key}",
                 "--service-account-issuer=https://kubernetes.default.svc",
-                "--authorization-mode=RBAC",
                 "--allow-privileged=true",
-                "--disable-admission-plugins=ServiceAccount",
-                "--endpoint-reconciler-type=none",
+                *_apiserver_flags(pki, hosting),
                 "--v=1",
             ],
             log=logs / "kube-apiserver.log",
@@ -169,7 +231,7 @@ def start(
             [
                 str(kcm_bin),
                 f"--kubeconfig={kubeconfig}",
-                "--controllers=garbage-collector-controller,namespace-controller",
+                *_controller_flags(pki, hosting, workdir),
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={processes.free_port()}",
@@ -181,6 +243,24 @@ def start(
             die_with_parent=die_with_parent,
         )
         started.append(kcm)
+        scheduler = None
+        if hosting is not None:
+            scheduler = processes.start(
+                "kube-scheduler",
+                [
+                    str(binaries.locate("kube-scheduler")),
+                    f"--kubeconfig={kubeconfig}",
+                    f"--authentication-kubeconfig={kubeconfig}",
+                    f"--authorization-kubeconfig={kubeconfig}",
+                    "--leader-elect=false",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={processes.free_port()}",
+                    "--v=1",
+                ],
+                log=logs / "kube-scheduler.log",
+                die_with_parent=die_with_parent,
+            )
+            started.append(scheduler)
         return ControlPlaneInfo(
             kubeconfig=str(kubeconfig),
             server=server,
@@ -188,6 +268,7 @@ def start(
             apiserver_pid=apiserver.pid,
             controller_manager_pid=kcm.pid,
             workdir=str(workdir),
+            scheduler_pid=scheduler.pid if scheduler else None,
         )
     except BaseException:
         for srv in reversed(started):

@@ -9,60 +9,14 @@ Needs root, Debian's containerd/runc/CNI plugins (`make system-deps-node`) and t
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pace.localstack import binaries, controlplane, node
+from tests.node.conftest import IMAGE, kubectl
 
 pytestmark = pytest.mark.timeout(900)
-IMAGE = "localhost/pace-operator:0.1.0"
-
-
-def image_archive(name: str) -> Path:
-    from pace.localstack import images
-
-    record = images.cache_dir() / "images.json"
-    if not record.is_file():
-        pytest.fail("no images recorded: run `make images` first")
-    return Path(json.loads(record.read_text())[name]["archive"])
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, node.NodeInfo]]:
-    node.require_tools()
-    work = tmp_path_factory.mktemp("cluster")
-    plane = controlplane.start(work / "controlplane", hosting=node.hosting())
-    root = Path(f"/tmp/pace-node-{work.name[-12:].strip('_')}")
-    try:
-        started = time.monotonic()
-        info = node.start(plane, root, images=[(image_archive("pace-operator"), IMAGE)])
-        print(f"node Ready {time.monotonic() - started:.1f}s after start (images imported)")
-        try:
-            yield plane, info
-        finally:
-            node.stop(info)
-            left = node.leftovers(root)
-            assert all(not v for v in left.values()), left
-            subprocess.run(["rm", "-rf", str(root)], check=False)
-    finally:
-        controlplane.stop(plane)
-
-
-def kubectl(plane: Any, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(binaries.locate("kubectl")), f"--kubeconfig={plane.kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 PROBE = """

@@ -24,8 +24,15 @@ class MinioInfo:
         return asdict(self)
 
 
-def start(workdir: Path, *, die_with_parent: bool = True, timeout: float = 60.0) -> MinioInfo:
-    """Start MinIO with fresh random credentials; return when it is ready."""
+def start(
+    workdir: Path,
+    *,
+    die_with_parent: bool = True,
+    timeout: float = 60.0,
+    address: str = "127.0.0.1",
+) -> MinioInfo:
+    """Start MinIO with fresh random credentials; return when it is ready. ``address``: where
+    it listens (the host's address, for Pods of a local node to reach it)."""
     binary = binaries.locate("minio")
     port, console = processes.free_port(), processes.free_port()
     access, secret = "pace-" + secrets.token_hex(6), secrets.token_urlsafe(24)
@@ -43,7 +50,7 @@ def start(workdir: Path, *, die_with_parent: bool = True, timeout: float = 60.0)
             str(binary),
             "server",
             "--quiet",
-            f"--address=127.0.0.1:{port}",
+            f"--address={address}:{port}",
             f"--console-address=127.0.0.1:{console}",
             str(workdir / "minio-data"),
         ],
@@ -51,7 +58,7 @@ def start(workdir: Path, *, die_with_parent: bool = True, timeout: float = 60.0)
         env=env,
         die_with_parent=die_with_parent,
     )
-    endpoint = f"127.0.0.1:{port}"
+    endpoint = f"{address}:{port}"
     processes.wait_until(
         server,
         lambda: processes.http_ok(f"http://{endpoint}/minio/health/ready"),

@@ -47,9 +47,15 @@ def locate() -> Path:
 
 
 def start(
-    workdir: Path, targets: dict[str, str], *, die_with_parent: bool = True, timeout: float = 60.0
+    workdir: Path,
+    targets: dict[str, str],
+    *,
+    die_with_parent: bool = True,
+    timeout: float = 60.0,
+    address: str = "127.0.0.1",
 ) -> PrometheusInfo:
-    """Start Prometheus scraping ``targets``; return when it is ready."""
+    """Start Prometheus scraping ``targets``; return when it is ready. ``address``: where it
+    listens (the host's address, for Pods of a local node to query it)."""
     binary = locate()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
@@ -61,7 +67,7 @@ def start(
             str(binary),
             f"--config.file={config}",
             f"--storage.tsdb.path={workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.listen-address={address}:{port}",
             "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=1d",
             "--log.level=warn",
@@ -69,7 +75,7 @@ def start(
         log=workdir / "prometheus.log",
         die_with_parent=die_with_parent,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{address}:{port}"
     processes.wait_until(
         server, lambda: processes.http_ok(f"{url}/-/ready"), timeout=timeout, what="ready"
     )

@@ -101,6 +101,23 @@ def ready(pod: dict[str, Any] | None) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+def operator_memory_mb(plane: Any) -> float | None:
+    """The operator container's resident memory as the kubelet reports it (stats summary,
+    from the container's cgroup: the operator and the training processes it started)."""
+    raw = kubectl(
+        plane, "get", "--raw", f"/api/v1/nodes/{node.NODE_NAME}/proxy/stats/summary", check=False
+    )
+    if not raw:
+        return None
+    for pod in json.loads(raw).get("pods", []):
+        if pod["podRef"]["namespace"] == NAMESPACE:
+            for container in pod.get("containers", []):
+                rss = (container.get("memory") or {}).get("rssBytes")
+                if container["name"] == "operator" and rss:
+                    return float(rss) / 1e6
+    return None
+
+
 def model(plane: Any) -> dict[str, Any]:
     found: dict[str, Any] = json.loads(
         kubectl(plane, "get", "mlmodel", "wine", "-n", MODELS, "-o", "json")
@@ -191,14 +208,21 @@ def test_helm_install_runs_the_operator_through_training_serving_and_a_canary(
         body["spec"]["serving"] = {
             "canary": {"steps": [50, 100], "interval": "5s", "maxFailedChecks": 3}
         }
+        time.sleep(10)  # the kubelet's stats catch up
+        idle = operator_memory_mb(plane)
         kubectl(plane, "apply", "-f", "-", stdin=json.dumps(body))
         trained = time.monotonic()
-        wait_for(
-            lambda: model(plane).get("status", {}).get("servingVersion") == "v1",
-            timeout=400,
-            what="v1 trained in the Pod and serving",
+        peak = [0.0]
+
+        def serving_v1() -> bool:
+            peak[0] = max(peak[0], operator_memory_mb(plane) or 0.0)
+            return bool(model(plane).get("status", {}).get("servingVersion") == "v1")
+
+        wait_for(serving_v1, timeout=400, what="v1 trained in the Pod and serving", interval=0.5)
+        print(
+            f"v1 trained in the operator Pod in {time.monotonic() - trained:.1f}s; operator "
+            f"container RSS idle {idle or 0:.0f} MB, peak while training {peak[0]:.0f} MB"
         )
-        print(f"v1 trained in the operator Pod in {time.monotonic() - trained:.1f}s")
         wait_for(
             lambda: any(
                 c["type"] == "Ready" and c["status"] == "True"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pace.localstack import binaries, controlplane, images, node
+from pace.localstack import binaries, controlplane, images, minio, node, processes
 
 IMAGE = "localhost/pace-operator:0.1.0"
 MODEL_SERVER = "localhost/pace-model-server:0.1.0"
@@ -59,3 +59,29 @@ def kubectl(plane: Any, *args: str, stdin: str | None = None, check: bool = True
     if check:
         assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+@pytest.fixture
+def host_store(tmp_path: Path) -> Iterator[minio.MinioInfo]:
+    """MinIO on the host's address, where the node's Pods reach it."""
+    store = minio.start(tmp_path / "minio", address=node.host_ip())
+    try:
+        yield store
+    finally:
+        processes.stop(store.pid)
+
+
+def s3_secret(plane: Any, namespace: str, store: minio.MinioInfo) -> None:
+    """The object-store Secret (keys accessKey, secretKey) in ``namespace``."""
+    kubectl(plane, "create", "namespace", namespace)
+    kubectl(
+        plane,
+        "create",
+        "secret",
+        "generic",
+        "pace-s3",
+        "-n",
+        namespace,
+        f"--from-literal=accessKey={store.access_key}",
+        f"--from-literal=secretKey={store.secret_key}",
+    )

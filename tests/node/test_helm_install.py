@@ -21,8 +21,10 @@ import yaml
 
 from pace.adapters.object_store import S3Settings
 from pace.api import constants
-from pace.localstack import binaries, minio, node, processes, prometheus, serving
-from tests.node.conftest import IMAGE, kubectl
+from pace.localstack import binaries, node, processes, prometheus, serving
+from pace.localstack.minio import MinioInfo
+from tests.node.conftest import IMAGE, kubectl, s3_secret
+from tests.servers.operator import eventually
 
 pytestmark = pytest.mark.timeout(1500)
 CHART = Path(__file__).resolve().parents[2] / "charts" / "pace"
@@ -64,16 +66,8 @@ def diagnose() -> str:
 
 
 def wait_for(probe: Any, *, timeout: float, what: str, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what}; last: {last!r}\n{diagnose()}"
-    )
+    """`eventually`, with the operator's Pods, events and log on a timeout."""
+    return eventually(probe, timeout=timeout, interval=interval, what=what, context=diagnose)
 
 
 def operator_pod(plane: Any) -> dict[str, Any] | None:
@@ -126,12 +120,12 @@ def model(plane: Any) -> dict[str, Any]:
 
 
 def test_helm_install_runs_the_operator_through_training_serving_and_a_canary(
-    cluster: Any, tmp_path: Path
+    cluster: Any, host_store: MinioInfo, tmp_path: Path
 ) -> None:
     plane, _info = cluster
     PLANE[:] = [plane]
     ip = node.host_ip()
-    store = minio.start(tmp_path / "minio", address=ip)
+    store = host_store
     runtime = None
     prom = None
     try:
@@ -146,21 +140,10 @@ def test_helm_install_runs_the_operator_through_training_serving_and_a_canary(
         # Seldon Core's CRD (in a cluster, Seldon's installation brings it).
         seldon_crd = CHART.parents[1] / "manifests" / "seldon"
         kubectl(plane, "apply", "-f", str(seldon_crd))
-        for ns in (NAMESPACE, MODELS):
-            kubectl(plane, "create", "namespace", ns)
+        s3_secret(plane, NAMESPACE, store)
+        kubectl(plane, "create", "namespace", MODELS)
         kubectl(
             plane, "label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=restricted"
-        )
-        kubectl(
-            plane,
-            "create",
-            "secret",
-            "generic",
-            "pace-s3",
-            "-n",
-            NAMESPACE,
-            f"--from-literal=accessKey={store.access_key}",
-            f"--from-literal=secretKey={store.secret_key}",
         )
         repository, tag = IMAGE.rsplit(":", 1)
         values = [
@@ -319,7 +302,6 @@ def test_helm_install_runs_the_operator_through_training_serving_and_a_canary(
         for server in (prom, runtime):
             if server is not None:
                 processes.stop(server.pid)
-        processes.stop(store.pid)
 
 
 class _Traffic:

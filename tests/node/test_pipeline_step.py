@@ -24,9 +24,10 @@ from pace.adapters import pipeline_backend
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.api.mlmodel import MLModelSpec
 from pace.core import pipeline_plan
-from pace.localstack import minio, node
+from pace.localstack import node
+from pace.localstack.minio import MinioInfo
 from pace_components.images import BASE_IMAGE
-from tests.node.conftest import image_archive, kubectl
+from tests.node.conftest import image_archive, kubectl, s3_secret
 
 pytestmark = pytest.mark.timeout(900)
 NAMESPACE = "kubeflow-steps"
@@ -78,103 +79,87 @@ def executor_pod(ir: Path, task: str, executor_input: dict[str, Any]) -> dict[st
 
 
 def test_a_pipeline_step_runs_from_the_pipeline_image_with_the_secret_reference(
-    cluster: Any, tmp_path: Path
+    cluster: Any, host_store: MinioInfo, tmp_path: Path
 ) -> None:
     plane, info = cluster
+    store = host_store
     node.import_image(
         Path(info.root) / "containerd" / "containerd.sock",
         image_archive("pace-pipeline"),
         BASE_IMAGE,
     )
-    store = minio.start(tmp_path / "minio", address=node.host_ip())
-    try:
-        s3 = S3Settings(
-            endpoint=store.endpoint,
-            bucket="pace",
-            access_key=store.access_key,
-            secret_key=store.secret_key,
-        )
-        objects = ObjectStore(s3)
-        objects.ensure_bucket()
-        objects.put("data/wine.csv", load_wine(as_frame=True).frame.to_csv(index=False).encode())
-        spec = MLModelSpec.model_validate(
-            {
-                "task": "classification",
-                "dataset": {"uri": "s3://pace/data/wine.csv", "target": "target"},
+    s3 = S3Settings(
+        endpoint=store.endpoint,
+        bucket="pace",
+        access_key=store.access_key,
+        secret_key=store.secret_key,
+    )
+    objects = ObjectStore(s3)
+    objects.ensure_bucket()
+    objects.put("data/wine.csv", load_wine(as_frame=True).frame.to_csv(index=False).encode())
+    spec = MLModelSpec.model_validate(
+        {
+            "task": "classification",
+            "dataset": {"uri": "s3://pace/data/wine.csv", "target": "target"},
+        }
+    )
+    steps = pipeline_plan.StepSettings(
+        s3_endpoint=store.endpoint,
+        s3_bucket="pace",
+        s3_secure=False,
+        credentials_secret="pace-s3",
+    )
+    ir, _ = pipeline_backend.compile_for_spec(
+        spec_hash="step0001",
+        parameters=pipeline_plan.spec_parameters(spec),
+        cache_dir=tmp_path / "compiled",
+        steps=steps,
+    )
+    s3_secret(plane, NAMESPACE, store)
+    executor_input = {
+        "inputs": {
+            "parameterValues": {
+                "dataset_uri": "s3://pace/data/wine.csv",
+                "target": "target",
+                "features": [],
+                "group_by": "",
             }
-        )
-        steps = pipeline_plan.StepSettings(
-            s3_endpoint=store.endpoint,
-            s3_bucket="pace",
-            s3_secure=False,
-            credentials_secret="pace-s3",
-        )
-        ir, _ = pipeline_backend.compile_for_spec(
-            spec_hash="step0001",
-            parameters=pipeline_plan.spec_parameters(spec),
-            cache_dir=tmp_path / "compiled",
-            steps=steps,
-        )
-        kubectl(plane, "create", "namespace", NAMESPACE)
-        kubectl(
-            plane,
-            "create",
-            "secret",
-            "generic",
-            "pace-s3",
-            "-n",
-            NAMESPACE,
-            f"--from-literal=accessKey={store.access_key}",
-            f"--from-literal=secretKey={store.secret_key}",
-        )
-        executor_input = {
-            "inputs": {
-                "parameterValues": {
-                    "dataset_uri": "s3://pace/data/wine.csv",
-                    "target": "target",
-                    "features": [],
-                    "group_by": "",
+        },
+        "outputs": {
+            "artifacts": {
+                "dataset": {
+                    "artifacts": [
+                        {
+                            "name": "dataset",
+                            "type": {"schemaTitle": "system.Dataset"},
+                            "uri": "/outputs/dataset",
+                            "metadata": {},
+                        }
+                    ]
                 }
             },
-            "outputs": {
-                "artifacts": {
-                    "dataset": {
-                        "artifacts": [
-                            {
-                                "name": "dataset",
-                                "type": {"schemaTitle": "system.Dataset"},
-                                "uri": "/outputs/dataset",
-                                "metadata": {},
-                            }
-                        ]
-                    }
-                },
-                "outputFile": "/outputs/executor_output.json",
-            },
-        }
-        pod = executor_pod(ir, "load_data", executor_input)
-        assert pod["spec"]["containers"][0]["image"] == BASE_IMAGE
-        kubectl(plane, "apply", "-f", "-", stdin=json.dumps(pod))
-        created = time.monotonic()
-        deadline = created + 300
-        status: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            status = json.loads(
-                kubectl(plane, "get", "pod", pod["metadata"]["name"], "-n", NAMESPACE, "-o", "json")
-            )["status"]
-            if status.get("phase") in ("Succeeded", "Failed"):
-                break
-            time.sleep(1)
-        log = kubectl(plane, "logs", pod["metadata"]["name"], "-n", NAMESPACE, check=False)
-        print(f"load_data Pod {status.get('phase')} in {time.monotonic() - created:.1f}s")
-        assert status.get("phase") == "Succeeded", log[-3000:]
-        assert "loaded 178 rows x 14 columns from s3://pace/data/wine.csv" in log
-        terminated = status["containerStatuses"][0]["state"]["terminated"]
-        output = json.loads(terminated["message"])
-        metadata = output["artifacts"]["dataset"]["artifacts"][0]["metadata"]
-        assert metadata["rows"] == 178
-        assert "target" in metadata["columns"]
-    finally:
-        from pace.localstack import processes
-
-        processes.stop(store.pid)
+            "outputFile": "/outputs/executor_output.json",
+        },
+    }
+    pod = executor_pod(ir, "load_data", executor_input)
+    assert pod["spec"]["containers"][0]["image"] == BASE_IMAGE
+    kubectl(plane, "apply", "-f", "-", stdin=json.dumps(pod))
+    created = time.monotonic()
+    deadline = created + 300
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = json.loads(
+            kubectl(plane, "get", "pod", pod["metadata"]["name"], "-n", NAMESPACE, "-o", "json")
+        )["status"]
+        if status.get("phase") in ("Succeeded", "Failed"):
+            break
+        time.sleep(1)
+    log = kubectl(plane, "logs", pod["metadata"]["name"], "-n", NAMESPACE, check=False)
+    print(f"load_data Pod {status.get('phase')} in {time.monotonic() - created:.1f}s")
+    assert status.get("phase") == "Succeeded", log[-3000:]
+    assert "loaded 178 rows x 14 columns from s3://pace/data/wine.csv" in log
+    terminated = status["containerStatuses"][0]["state"]["terminated"]
+    output = json.loads(terminated["message"])
+    metadata = output["artifacts"]["dataset"]["artifacts"][0]["metadata"]
+    assert metadata["rows"] == 178
+    assert "target" in metadata["columns"]

@@ -55,8 +55,10 @@ class ControlPlaneInfo:
         return asdict(self)
 
 
-def kubeconfig_text(*, server: str, pki: certs.Pki, context: str = "pace-local") -> str:
-    """A kubeconfig with the admin client certificate embedded."""
+def kubeconfig_text(
+    *, server: str, ca: Path, cert: Path, key: Path, context: str = "pace-local"
+) -> str:
+    """A kubeconfig with the CA and a client certificate embedded."""
 
     def b64(path: Path) -> str:
         return base64.b64encode(path.read_bytes()).decode()
@@ -68,22 +70,19 @@ def kubeconfig_text(*, server: str, pki: certs.Pki, context: str = "pace-local")
         "clusters": [
             {
                 "name": context,
-                "cluster": {"server": server, "certificate-authority-data": b64(pki.ca_cert)},
+                "cluster": {"server": server, "certificate-authority-data": b64(ca)},
             }
         ],
         "users": [
             {
-                "name": "pace-admin",
-                "user": {
-                    "client-certificate-data": b64(pki.admin_cert),
-                    "client-key-data": b64(pki.admin_key),
-                },
+                "name": context,
+                "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)},
             }
         ],
         "contexts": [
             {
                 "name": context,
-                "context": {"cluster": context, "user": "pace-admin", "namespace": "default"},
+                "context": {"cluster": context, "user": context, "namespace": "default"},
             }
         ],
     }
@@ -224,7 +223,9 @@ def start(
         )
 
         kubeconfig = workdir / "kubeconfig"
-        kubeconfig.write_text(kubeconfig_text(server=server, pki=pki))
+        kubeconfig.write_text(
+            kubeconfig_text(server=server, ca=pki.ca_cert, cert=pki.admin_cert, key=pki.admin_key)
+        )
         kubeconfig.chmod(0o600)
         kcm = processes.start(
             "kube-controller-manager",

@@ -17,20 +17,16 @@ Root is required (mounts, network namespaces, iptables, cgroups).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from pace.localstack import binaries, certs, controlplane, node_config, processes
 
@@ -122,25 +118,9 @@ class NodeInfo:
 
 
 def _kubeconfig(path: Path, *, server: str, ca: Path, cert: Path, key: Path) -> Path:
-    def b64(p: Path) -> str:
-        return base64.b64encode(p.read_bytes()).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "node",
-        "clusters": [
-            {"name": "local", "cluster": {"server": server, "certificate-authority-data": b64(ca)}}
-        ],
-        "users": [
-            {
-                "name": "node",
-                "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)},
-            }
-        ],
-        "contexts": [{"name": "node", "context": {"cluster": "local", "user": "node"}}],
-    }
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(
+        controlplane.kubeconfig_text(server=server, ca=ca, cert=cert, key=key, context="node")
+    )
     path.chmod(0o600)
     return path
 
@@ -386,26 +366,6 @@ def start(
         raise
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def _stop(pid: int, timeout: float = 15.0) -> None:
-    if not _alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    processes.stop(pid)  # reaps it when it is our child
-
-
 def _run_quiet(*cmd: str) -> None:
     subprocess.run(list(cmd), capture_output=True, check=False)
 
@@ -414,7 +374,7 @@ def stop(info: NodeInfo) -> None:
     """Stop the node and remove every trace it left on the host (see the module docstring)."""
     root = Path(info.root)
     socket = root / "containerd" / "containerd.sock"
-    if _alive(info.kubelet_pid):
+    if processes.pid_alive(info.kubelet_pid):
         _kubectl(
             info.kubeconfig,
             "delete",
@@ -426,10 +386,10 @@ def stop(info: NodeInfo) -> None:
             "--timeout=60s",
         )
         _kubectl(info.kubeconfig, "delete", "node", info.name, "--wait=false")
-    _stop(info.proxy_pid)
+    processes.stop(info.proxy_pid, grace=15)
     _run_quiet(str(binaries.locate("kube-proxy")), "--cleanup", "--v=0")
-    _stop(info.kubelet_pid)
-    if _alive(info.containerd_pid):
+    processes.stop(info.kubelet_pid, grace=15)
+    if processes.pid_alive(info.containerd_pid):
         # Whatever the kubelet left: stop and remove the tasks, so their mounts go too.
         listed = subprocess.run(
             ["ctr", "-a", str(socket), "-n", "k8s.io", "tasks", "ls", "-q"],
@@ -441,7 +401,7 @@ def stop(info: NodeInfo) -> None:
             _run_quiet(
                 "ctr", "-a", str(socket), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", task
             )
-    _stop(info.containerd_pid)
+    processes.stop(info.containerd_pid, grace=15)
     shims = subprocess.run(
         ["pgrep", "-f", f"containerd-shim-runc-v2 .*-address {socket}"],
         capture_output=True,

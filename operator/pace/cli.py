@@ -1,6 +1,7 @@
 """The `pace` command: the local stack and generated files.
 
-pace local up|env|status|down     run the local stack in the background
+pace local up [--node]|env|status|down
+                                  run the local stack in the background (--node: a real node)
 pace crds [--out DIR] [--check]   write (or check) the CRDs generated from the models
 pace promote|rollback MODEL       manual rollout actions
 pace retrain MODEL [--hold]       ask for a new training run now
@@ -41,12 +42,15 @@ def _crds(out: Path, *, check: bool) -> int:
     return 0
 
 
-def _local(action: str) -> int:
-    from pace.localstack import binaries, processes, stack
+def _local(action: str, *, with_node: bool) -> int:
+    from pace.localstack import binaries, node, processes, stack
 
+    if with_node and action != "up":
+        print(f"pace local {action}: --node goes with `up` only", file=sys.stderr)
+        return 2
     try:
         if action == "up":
-            stack.up()
+            stack.up(with_node=with_node)
         elif action == "down":
             stack.down()
         elif action == "env":
@@ -57,7 +61,12 @@ def _local(action: str) -> int:
             sys.stdout.write(stack.env_exports(state))
         else:
             print("\n".join(stack.status_lines(stack.StackState.load(stack.state_dir()))))
-    except (binaries.BinaryMissingError, processes.ServerStartError) as exc:
+    except (
+        binaries.BinaryMissingError,
+        processes.ServerStartError,
+        node.NodeError,
+        stack.LeftBehindError,
+    ) as exc:
         print(f"pace local {action}: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -164,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     local = sub.add_parser("local", help="run the local stack (control plane + operator)")
     local.add_argument("action", choices=["up", "env", "status", "down"])
+    local.add_argument(
+        "--node",
+        action="store_true",
+        help="up: also a real node (containerd, kubelet, kube-proxy; root) running Pods "
+        "from the images of `make images`",
+    )
     crds = sub.add_parser("crds", help="write the CRDs generated from the models")
     crds.add_argument("--out", type=Path, default=Path("crds"), help="directory (default crds/)")
     crds.add_argument("--check", action="store_true", help="fail if the files are stale")
@@ -188,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
     if args.command == "local":
-        return _local(args.action)
+        return _local(args.action, with_node=args.node)
     if args.command == "crds":
         return _crds(args.out, check=args.check)
     if args.command in ("promote", "rollback"):

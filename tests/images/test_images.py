@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +115,14 @@ def test_no_package_manager_or_compiler_inside(
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[] False"
+
+
+def test_the_same_inputs_give_the_same_digest(tmp_path: Path) -> None:
+    """Built again from the same commit, the model-server image is byte-for-byte the image
+    `make images` recorded (layers, config, manifest); the cheapest image, the same recipe
+    (`--timestamp` = commit time, no bytecode written during the build) as the others."""
+    entry = recorded()["pace-model-server"]
+    again = images.build(["pace-model-server"], into=tmp_path)[0]
+    assert again.digest == entry["digest"], images.differences(
+        Path(entry["archive"]), Path(again.archive)
+    )

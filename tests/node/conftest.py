@@ -18,6 +18,12 @@ IMAGE = "localhost/pace-operator:0.1.0"
 MODEL_SERVER = "localhost/pace-model-server:0.1.0"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start their own node (`pace local up --node`) run before the first test
+    that uses the session's node: one node per host at a time."""
+    items.sort(key=lambda item: "cluster" in getattr(item, "fixturenames", ()))
+
+
 def image_archive(name: str) -> Path:
     record = images.cache_dir() / "images.json"
     if not record.is_file():

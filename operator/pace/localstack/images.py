@@ -317,6 +317,33 @@ def archive_facts(archive: Path) -> tuple[str, int]:
     return str(digest), int(size)
 
 
+def layer_files(archive: Path) -> dict[str, str]:
+    """Every file of every layer of the image in an OCI archive: path -> sha256 of its
+    content and mode (what tells two builds apart when their digests differ)."""
+    files: dict[str, str] = {}
+    with tarfile.open(archive) as tar:
+        index = json.load(_member(tar, "index.json"))
+        digest = index["manifests"][0]["digest"]
+        manifest = json.load(_member(tar, f"blobs/{digest.replace(':', '/')}"))
+        for number, layer in enumerate(manifest["layers"]):
+            blob = _member(tar, f"blobs/{layer['digest'].replace(':', '/')}")
+            with tarfile.open(fileobj=blob, mode="r|*") as inner:
+                for member in inner:
+                    content = inner.extractfile(member) if member.isfile() else None
+                    body = content.read() if content is not None else member.linkname.encode()
+                    facts = f"{member.mode:o}|{member.mtime}|{member.uid}:{member.gid}|"
+                    digest_of = hashlib.sha256(facts.encode() + body).hexdigest()[:16]
+                    files[f"{number}:{member.name}"] = digest_of
+    return files
+
+
+def differences(first: Path, second: Path, *, limit: int = 20) -> list[str]:
+    """The layer files that differ between two image archives (at most ``limit``)."""
+    a, b = layer_files(first), layer_files(second)
+    names = sorted(n for n in a.keys() | b.keys() if a.get(n) != b.get(n))
+    return names[:limit]
+
+
 def _member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
     found = tar.extractfile(name)
     if found is None:
@@ -364,11 +391,17 @@ def revision() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def build(names: Sequence[str] | None = None, *, out: TextIO = sys.stdout) -> list[Built]:
-    """Build (or find in the cache) each image; print and record digest, size and time."""
+def build(
+    names: Sequence[str] | None = None, *, out: TextIO = sys.stdout, into: Path | None = None
+) -> list[Built]:
+    """Build (or find in the cache) each image; print and record digest, size and time.
+
+    ``into``: build again into this directory whatever the cache holds, and record nothing
+    (how reproducibility is checked: the same inputs must give the same digest)."""
     require_tools()
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
+    target_dir = into or cache
     log = cache / "build.log"
     buildah = Buildah(cache / "buildah")
     prefix = host_python()
@@ -384,10 +417,10 @@ def build(names: Sequence[str] | None = None, *, out: TextIO = sys.stdout) -> li
     bases: tuple[str, str] | None = None
     for image in wanted:
         key = image_key(image, base_id)
-        archive = cache / f"{image.name}-{key}.oci.tar"
+        archive = target_dir / f"{image.name}-{key}.oci.tar"
         reference = f"localhost/{image.name}:{VERSION}"
         started = time.monotonic()
-        cached = archive.is_file()
+        cached = archive.is_file() and into is None
         if not cached:
             if bases is None:
                 print(f"base images (Debian {SUITE} + CPython {PYTHON}) ...", file=out, flush=True)
@@ -461,6 +494,8 @@ def build(names: Sequence[str] | None = None, *, out: TextIO = sys.stdout) -> li
             flush=True,
         )
         results.append(built)
+    if into is not None:
+        return results
     record = cache / "images.json"
     known = json.loads(record.read_text()) if record.is_file() else {}
     known.update({b.name: asdict(b) for b in results})

@@ -1,9 +1,15 @@
-"""`pace local up|env|status|down`: the whole local stack in the background.
+"""`pace local up [--node]|env|status|down`: the whole local stack in the background.
 
 `up` starts the control plane, installs the CRDs, starts the operator and returns when all
 are ready, writing a state file; `env` prints shell exports for kubectl; `status` shows what
 runs where; `down` stops everything recorded in the state file and leaves no process behind.
 State lives in ``$PACE_STATE_DIR`` (default ``~/.local/state/pace``).
+
+With ``--node`` (root), the control plane also hosts a real node (`node`: containerd, runc,
+CNI bridge, kubelet, kube-proxy) with the images of `make images` imported, so Pods run (a
+`helm install` of the chart, a pipeline step from the pipeline image); MinIO then listens on
+the host's address so Pods reach it. `down` stops the node first (its Pods through the API)
+and checks that no process, mount, link, chain or cgroup of it is left.
 """
 
 from __future__ import annotations
@@ -22,10 +28,24 @@ import yaml
 
 from pace.adapters import kube_api
 from pace.api import crd_schema
-from pace.localstack import binaries, controlplane, minio, processes, prometheus, serving
+from pace.localstack import (
+    binaries,
+    controlplane,
+    images,
+    minio,
+    node,
+    processes,
+    prometheus,
+    serving,
+)
 
 SYSTEM_NAMESPACE = "pace-system"
 S3_SECRET = "pace-s3"  # the Secret's name, not a secret
+NODE_DIR = "pace-node"  # under the state dir; also the node's cgroup root's name
+
+
+class LeftBehindError(RuntimeError):
+    """`down` found something of the stack still on the host; the message lists it."""
 
 
 def state_dir() -> Path:
@@ -44,6 +64,7 @@ class StackState:
     processes: dict[str, int] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     started_at: float = 0.0
+    node: dict[str, Any] | None = None  # node.NodeInfo, when started with --node
 
     @classmethod
     def load(cls, directory: Path) -> StackState | None:
@@ -103,8 +124,30 @@ def start_operator(
     return server, f"http://127.0.0.1:{metrics_port}/metrics", probe
 
 
-def up(*, out: Any = sys.stdout) -> StackState:
-    """Start the stack unless it already runs; return its state."""
+def node_images(out: Any) -> list[tuple[Path, str]]:
+    """(OCI archive, reference) of each image `make images` recorded; a missing one is
+    named (Pods naming it would fail to pull: nothing is pulled on the local node)."""
+    record = images.cache_dir() / "images.json"
+    known = json.loads(record.read_text()) if record.is_file() else {}
+    found = []
+    for image in images.IMAGES:
+        entry = known.get(image.name)
+        if entry and Path(entry["archive"]).is_file():
+            found.append((Path(entry["archive"]), entry["reference"]))
+        else:
+            print(
+                f"image {image.name} not built (run `make images`): Pods naming it cannot start",
+                file=out,
+                flush=True,
+            )
+    return found
+
+
+def up(*, with_node: bool = False, out: Any = sys.stdout) -> StackState:
+    """Start the stack unless it already runs; return its state. ``with_node``: the
+    control plane hosts a real node too (root; see the module docstring)."""
+    if with_node:
+        node.require_tools()  # before anything starts: a missing piece is named now
     directory = state_dir()
     existing = StackState.load(directory)
     if existing and all(processes.pid_alive(p) for p in existing.processes.values()):
@@ -118,7 +161,8 @@ def up(*, out: Any = sys.stdout) -> StackState:
         shutil.rmtree(workdir)
     started = time.monotonic()
     print("starting etcd, kube-apiserver, kube-controller-manager ...", file=out, flush=True)
-    info = controlplane.start(workdir, die_with_parent=False)
+    hosting = node.hosting() if with_node else None
+    info = controlplane.start(workdir, die_with_parent=False, hosting=hosting)
     state = StackState(
         kubeconfig=info.kubeconfig,
         server=info.server,
@@ -131,12 +175,18 @@ def up(*, out: Any = sys.stdout) -> StackState:
             "etcd": info.etcd_pid,
         },
     )
+    if info.scheduler_pid:
+        state.processes = {"kube-scheduler": info.scheduler_pid, **state.processes}
     state.save(directory)
     try:
         names = install_crds(info.kubeconfig)
         print(f"installed CRDs: {', '.join(names)}", file=out, flush=True)
         print("starting MinIO ...", file=out, flush=True)
-        store = minio.start(workdir, die_with_parent=False)
+        store = minio.start(
+            workdir,
+            die_with_parent=False,
+            address=hosting.host_ip if hosting else "127.0.0.1",
+        )
         state.processes = {"minio": store.pid, **state.processes}
         state.save(directory)
         kube = kube_api.KubeApi(kube_api.load_client(info.kubeconfig))
@@ -189,6 +239,20 @@ def up(*, out: Any = sys.stdout) -> StackState:
             "inference-sink": f"http://127.0.0.1:{sink_port}/",
         }
         state.save(directory)
+        if with_node:
+            print("starting a node (containerd, kubelet, kube-proxy) ...", file=out, flush=True)
+            found = node_images(out)
+            node_info = node.start(info, directory / NODE_DIR, images=found, die_with_parent=False)
+            state.node = node_info.to_dict()
+            state.processes = {
+                "kube-proxy": node_info.proxy_pid,
+                "kubelet": node_info.kubelet_pid,
+                "containerd": node_info.containerd_pid,
+                **state.processes,
+            }
+            state.save(directory)
+            imported = ", ".join(ref for _, ref in found) or "none"
+            print(f"node {node_info.name} Ready; images imported: {imported}", file=out, flush=True)
     except BaseException:
         down(out=out)
         raise
@@ -232,17 +296,39 @@ def status_lines(state: StackState | None) -> list[str]:
 
 
 def down(*, out: Any = sys.stdout) -> int:
-    """Stop every recorded process and remove the state; return how many were stopped."""
+    """Stop every recorded process and remove the state; return how many were stopped.
+
+    Raises:
+        LeftBehindError: a process, or a mount, link, chain or cgroup of the node, is still
+            there afterwards (named); the state file is kept so `down` can be run again.
+    """
     directory = state_dir()
     state = StackState.load(directory)
     if state is None:
         print("local stack: not running", file=out)
         return 0
     stopped = 0
+    left: dict[str, list[str]] = {}
+    if state.node is not None:  # first: its Pods are deleted through the API server
+        node_info = node.NodeInfo(**state.node)
+        node.stop(node_info)
+        stopped += 3
+        print(f"stopped node {node_info.name} (containerd, kubelet, kube-proxy)", file=out)
+        left = {k: v for k, v in node.leftovers(Path(node_info.root)).items() if v}
+        if not left:
+            shutil.rmtree(node_info.root, ignore_errors=True)
     for name, pid in state.processes.items():
         if processes.pid_alive(pid):
             processes.stop(pid)
             stopped += 1
             print(f"stopped {name} (pid {pid})", file=out, flush=True)
+    alive = [
+        f"{name} (pid {pid})" for name, pid in state.processes.items() if processes.pid_alive(pid)
+    ]
+    if alive:
+        left["processes"] = [*left.get("processes", []), *alive]
+    if left:
+        details = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in left.items())
+        raise LeftBehindError(f"left behind on the host: {details}")
     (directory / "state.json").unlink(missing_ok=True)
     return stopped

@@ -118,11 +118,13 @@ def test_no_package_manager_or_compiler_inside(
 
 
 def test_the_same_inputs_give_the_same_digest(tmp_path: Path) -> None:
-    """Built again from the same commit, the model-server image is byte-for-byte the image
+    """Built again from the same inputs, the model-server image is byte-for-byte the image
     `make images` recorded (layers, config, manifest); the cheapest image, the same recipe
-    (`--timestamp` = commit time, no bytecode written during the build) as the others."""
+    as the others (`--timestamp` and the revision label from the last commit that changed the
+    inputs, no bytecode written during the build)."""
     entry = recorded()["pace-model-server"]
     again = images.build(["pace-model-server"], into=tmp_path)[0]
+    assert Path(again.archive).name == Path(entry["archive"]).name, "inputs changed: make images"
     assert again.digest == entry["digest"], images.differences(
         Path(entry["archive"]), Path(again.archive)
     )

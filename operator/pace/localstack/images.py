@@ -369,26 +369,32 @@ def trust_args() -> list[str]:
     ]
 
 
-def source_epoch() -> str:
-    """The commit time of HEAD (SOURCE_DATE_EPOCH): every layer file and the image's created
-    time get it, so the same sources and locks give the same layers."""
+def _git(*args: str) -> str:
     done = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct"],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
     )
-    return os.environ.get("SOURCE_DATE_EPOCH") or done.stdout.strip() or "0"
+    return done.stdout.strip()
 
 
-def revision() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "unknown"
+def image_paths(image: Image) -> list[str]:
+    """What an image is made of, relative to the repository (its Containerfile, its inputs)."""
+    return [image.containerfile, *image.inputs]
+
+
+def source_epoch(image: Image) -> str:
+    """The time of the last commit that changed the image's inputs (SOURCE_DATE_EPOCH): every
+    layer file and the image's created time get it, so the same inputs give the same image
+    at any later commit."""
+    found = _git("log", "-1", "--format=%ct", "--", *image_paths(image))
+    return os.environ.get("SOURCE_DATE_EPOCH") or found or "0"
+
+
+def revision(image: Image) -> str:
+    """The last commit that changed the image's inputs (``-dirty`` when they have
+    uncommitted changes): the ``org.opencontainers.image.revision`` label."""
+    found = _git("log", "-1", "--format=%h", "--abbrev=12", "--", *image_paths(image))
+    dirty = _git("status", "--porcelain", "--", *image_paths(image))
+    return (found or "unknown") + ("-dirty" if dirty else "")
 
 
 def build(
@@ -449,7 +455,7 @@ def build(
                 "host",  # RUN steps use the host's network: no CNI bridge is made for them
                 "--layers=false",
                 "--timestamp",
-                source_epoch(),
+                source_epoch(image),
                 "--pull-never",
                 "--file",
                 str(ROOT / image.containerfile),
@@ -463,7 +469,7 @@ def build(
                 "--build-arg",
                 f"VERSION={VERSION}",
                 "--build-arg",
-                f"REVISION={revision()}",
+                f"REVISION={revision(image)}",
                 "--tag",
                 reference,
                 "--tag",

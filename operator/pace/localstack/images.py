@@ -189,8 +189,11 @@ def base_key(python_prefix: Path, packages: Sequence[str]) -> str:
 
 
 def image_key(image: Image, base: str) -> str:
+    """The cache key: the bases, the inputs' content, and the time and revision the image is
+    stamped with (so the key names exactly one image)."""
     hasher = hashlib.sha256()
     hasher.update(f"{base}|{VERSION}|{image.target}".encode())
+    hasher.update(f"{source_epoch(image)}|{revision(image)}".encode())
     _digest_files([ROOT / image.containerfile, *(ROOT / p for p in image.inputs)], hasher)
     return hasher.hexdigest()[:12]
 

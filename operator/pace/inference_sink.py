@@ -1,5 +1,10 @@
-"""Inference log sink: receives Seldon request-logger CloudEvents and batches them into
-Parquet objects in the object store, partitioned by namespace, model, predictor, kind, date.
+"""Inference log sink: receives Seldon request-logger CloudEvents (requests, responses and
+feedback) and labels, and batches them into Parquet objects in the object store, partitioned
+by namespace, model, predictor, kind, date (labels: namespace, model, date).
+
+Routes: ``POST /<anything>`` a CloudEvent as Seldon's executor posts it (the path may end in
+``versions/<version>``: the rows carry it); ``POST /labels/<namespace>/<model>`` a batch of
+delayed labels ``{"labels": [{"id": <puid>, "truth": <value>, "index": <row, default 0>}]}``.
 
 An event is acknowledged (HTTP 200) once buffered; buffers flush every `flush_seconds`, when
 `flush_rows` are waiting, and on shutdown; a failed write keeps the rows and is retried, so no
@@ -49,10 +54,26 @@ class InferenceSink:
         body = await request.read()
         try:
             stream, rows = inference_records.parse(
-                request.headers, body, received=datetime.now(UTC)
+                request.headers, body, received=datetime.now(UTC), path=request.path
             )
         except inference_records.EventError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+        return self._accept(stream, rows)
+
+    async def receive_labels(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            stream, rows = inference_records.label_rows(
+                request.match_info["namespace"],
+                request.match_info["model"],
+                body,
+                received=datetime.now(UTC),
+            )
+        except inference_records.EventError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return self._accept(stream, rows)
+
+    def _accept(self, stream: inference_records.Stream, rows: list[dict[str, Any]]) -> web.Response:
         if self.buffered + len(rows) > self.max_rows:
             return web.json_response(
                 {"error": "sink is full; retry"}, status=503, headers={"Retry-After": "1"}
@@ -100,6 +121,7 @@ class InferenceSink:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_post("/labels/{namespace}/{model}", self.receive_labels)
         app.router.add_post("/", self.receive)
         app.router.add_post("/{tail:.*}", self.receive)
         return app

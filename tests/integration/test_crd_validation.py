@@ -49,6 +49,7 @@ def test_minimal_mlmodel_is_stored_with_defaults(kube_cluster: Cluster, namespac
     assert spec["serving"]["replicas"] == 1
     assert spec["explainability"] == {"method": "permutation", "samples": 100}
     assert spec["qualityGates"]["minDelta"] == 0
+    assert spec["liveQuality"] == {"window": "1h", "interval": "30s"}
 
 
 @pytest.mark.parametrize(
@@ -254,6 +255,24 @@ INVALID = [
         constants.RETRAIN_POLICY_PLURAL,
         _with(_POLICY, "spec.maxConcurrentRuns", 0),
         "spec.maxConcurrentRuns",
+    ),
+    (
+        "performance-both-bounds",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.triggers.performance", {"metric": "accuracy", "below": 1, "above": 0}),
+        "spec.triggers.performance",
+    ),
+    (
+        "performance-metric",
+        constants.RETRAIN_POLICY_PLURAL,
+        _with(_POLICY, "spec.triggers.performance", {"metric": "auc", "below": 0.8}),
+        "spec.triggers.performance.metric",
+    ),
+    (
+        "live-window",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.liveQuality.window", "a day"),
+        "spec.liveQuality.window",
     ),
 ]
 

@@ -29,9 +29,23 @@ def running_prometheus(
 
 
 def create_seldon_deployment(
-    cluster: Any, namespace: str, name: str, model_uri: str, *, method: str = "predict_proba"
+    cluster: Any,
+    namespace: str,
+    name: str,
+    model_uri: str,
+    *,
+    method: str = "predict_proba",
+    log_url: str | None = None,
 ) -> None:
-    """A one-predictor SeldonDeployment (main, 100 %) serving the model folder at model_uri."""
+    """A one-predictor SeldonDeployment (main, 100 %) serving the model folder at model_uri;
+    with ``log_url``, its graph logs requests, responses and feedback there (mode all)."""
+    graph: dict[str, Any] = {
+        "name": "model",
+        "modelUri": model_uri,
+        "parameters": [{"name": "method", "type": "STRING", "value": method}],
+    }
+    if log_url:
+        graph["logger"] = {"mode": "all", "url": log_url}
     cluster.custom.create_namespaced_custom_object(
         "machinelearning.seldon.io",
         "v1",
@@ -46,11 +60,7 @@ def create_seldon_deployment(
                     {
                         "name": "main",
                         "traffic": 100,
-                        "graph": {
-                            "name": "model",
-                            "modelUri": model_uri,
-                            "parameters": [{"name": "method", "type": "STRING", "value": method}],
-                        },
+                        "graph": graph,
                     }
                 ]
             },

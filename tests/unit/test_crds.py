@@ -62,6 +62,7 @@ def test_names_and_columns() -> None:
         "Candidate",
         "Canary",
         "Drift",
+        "Live",
         "Age",
     ]
 

@@ -58,7 +58,9 @@ def test_canary_weights_sum_to_100(weight: int) -> None:
     main, can = sd["spec"]["predictors"]
     assert (main["traffic"], can["traffic"]) == (100 - weight, weight)
     assert can["labels"]["mlops.pace.dev/version"] == "v2"
-    assert can["graph"]["logger"] == {"mode": "all", "url": "http://sink/"}
+    # Each predictor logs to a URL naming its version: the sink keys rows by it.
+    assert can["graph"]["logger"] == {"mode": "all", "url": "http://sink/versions/v2"}
+    assert main["graph"]["logger"]["url"] == "http://sink/versions/v1"
 
 
 def test_bad_weight() -> None:

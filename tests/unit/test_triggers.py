@@ -194,3 +194,23 @@ def test_a_look_between_checks_says_what_the_last_check_said() -> None:
         spec(**DRIFT), st, triggers.Observations(drift_detected=False), now=NOW
     )
     assert (clean.reason, clean.consecutive_drift_checks) == ("no trigger is due", 0)
+
+
+def test_performance_fires_below_or_above_its_bound_with_enough_labelled_rows() -> None:
+    below = spec(performance={"metric": "accuracy", "below": 0.8, "minRows": 100})
+    fresh = RetrainPolicyStatus()
+
+    def seen(value: float, rows: int) -> triggers.Observations:
+        return triggers.Observations(live=("v3", value, rows))
+
+    assert not triggers.evaluate(below, fresh, seen(0.7, 99), now=NOW).fire  # too few labels
+    assert not triggers.evaluate(below, fresh, seen(0.85, 500), now=NOW).fire
+    fired = triggers.evaluate(below, fresh, seen(0.7, 100), now=NOW)
+    assert fired.fire
+    assert fired.reason == (
+        "performance: live accuracy 0.7 below 0.8 over 100 labelled predictions of v3"
+    )
+    above = spec(performance={"metric": "mae", "above": 2.5, "minRows": 10})
+    assert triggers.evaluate(above, fresh, seen(3.0, 10), now=NOW).fire
+    assert not triggers.evaluate(above, fresh, seen(2.0, 10), now=NOW).fire
+    assert not triggers.evaluate(above, fresh, triggers.Observations(), now=NOW).fire

@@ -125,3 +125,21 @@ DRIFT_DISTANCE = prometheus_client.Gauge(
     ["namespace", "monitor", "feature"],
     registry=REGISTRY,
 )
+LIVE_METRIC = prometheus_client.Gauge(
+    "pace_live_metric",
+    "A version's quality on labelled live traffic over spec.liveQuality.window.",
+    ["namespace", "model", "version", "predictor", "metric"],
+    registry=REGISTRY,
+)
+LIVE_LABELLED_ROWS = prometheus_client.Gauge(
+    "pace_live_labelled_rows",
+    "Labelled predictions a version's live metrics are computed on.",
+    ["namespace", "model", "version", "predictor"],
+    registry=REGISTRY,
+)
+LIVE_LABELS = prometheus_client.Gauge(
+    "pace_live_labels",
+    "Labels of the window by state: joined, duplicate, unmatched, pending.",
+    ["namespace", "model", "state"],
+    registry=REGISTRY,
+)

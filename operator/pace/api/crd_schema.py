@@ -70,6 +70,12 @@ RESOURCES: tuple[CrdInfo, ...] = (
                 "description": "Traffic percent on the canary",
             },
             _condition_column("Drift", "DriftDetected"),
+            {
+                "name": "Live",
+                "type": "string",
+                "jsonPath": ".status.liveQuality.summary",
+                "description": "The serving version's quality on labelled live traffic",
+            },
             _AGE,
         ),
     ),

@@ -301,6 +301,22 @@ class CanarySpec(CamelModel):
     )
 
 
+class LiveQualitySpec(CamelModel):
+    """How each serving version's live quality is measured from labelled predictions."""
+
+    window: str = Field(
+        "1h",
+        pattern=DURATION_PATTERN,
+        description=(
+            "Predictions made within this window are judged on the labels that arrived for "
+            "them (feedback, the labels API), e.g. 1h or 24h."
+        ),
+    )
+    interval: str = Field(
+        "30s", pattern=DURATION_PATTERN, description="Time between measurements, e.g. 30s."
+    )
+
+
 class ServingSpec(CamelModel):
     """How the model is served."""
 
@@ -318,6 +334,9 @@ class MLModelSpec(CamelModel):
     quality_gates: QualityGates = nested(QualityGates, "Gates a candidate must pass.")
     explainability: ExplainabilitySpec = nested(ExplainabilitySpec, "Explanation of each version.")
     serving: ServingSpec = nested(ServingSpec, "Serving and canary settings.")
+    live_quality: LiveQualitySpec = nested(
+        LiveQualitySpec, "Live quality of the serving versions, from labelled predictions."
+    )
 
 
 class CanaryState(CamelModel):
@@ -337,6 +356,57 @@ class CanaryState(CamelModel):
     )
 
 
+class ConfidenceInterval(CamelModel):
+    """A two-sided confidence interval of one live metric."""
+
+    metric: str = Field(description="The metric it bounds (accuracy, or mae for regression).")
+    low: float = Field(description="Lower bound.")
+    high: float = Field(description="Upper bound.")
+    level: float = Field(0.95, gt=0, lt=1, description="Confidence level.")
+
+
+class LiveMetrics(CamelModel):
+    """A version's quality on live traffic: its predictions joined with their labels."""
+
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "accuracy, f1_macro, log_loss (classification) or mae, rmse (regression) over the "
+            "labelled rows."
+        ),
+    )
+    rows: int = Field(0, ge=0, description="Labelled predictions the metrics are computed on.")
+    window: str = Field(description="The window of predictions judged (spec.liveQuality).")
+    interval: ConfidenceInterval | None = Field(
+        None, description="95 % interval of accuracy (Wilson) or MAE (normal)."
+    )
+    updated_at: datetime | None = Field(None, description="When these figures last changed.")
+
+
+class LiveLabels(CamelModel):
+    """What the last live measurement read, and the labels it could not use."""
+
+    summary: str | None = Field(
+        None, description="The serving version's live figure, for kubectl get (LIVE)."
+    )
+    labels: int = Field(0, ge=0, description="Distinct labelled rows read in the window.")
+    duplicates: int = Field(
+        0, ge=0, description="Labels given again for a labelled row (the newest one counts)."
+    )
+    unmatched: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Labels naming no logged prediction of the window (unknown id, or a prediction "
+            "older than the window); kept in the store."
+        ),
+    )
+    pending: int = Field(
+        0, ge=0, description="Labels under a minute old whose prediction is not logged yet."
+    )
+    measured_at: datetime | None = Field(None, description="When these counts last changed.")
+
+
 class VersionRecord(CamelModel):
     """One trained version and where it stands."""
 
@@ -353,6 +423,9 @@ class VersionRecord(CamelModel):
     pipeline_run: str | None = Field(None, description="Pipeline run that produced it.")
     created_at: datetime | None = Field(None, description="When it was registered.")
     trigger: str | None = Field(None, description="Why it was trained (create, drift, ...).")
+    live: LiveMetrics | None = Field(
+        None, description="Quality on live labelled traffic while it served (spec.liveQuality)."
+    )
 
 
 RunPhase = Literal["Queued", "Pending", "Running", "Succeeded", "Failed", "Superseded"]
@@ -432,6 +505,9 @@ class MLModelStatus(CamelModel):
     )
     audit_sequence: int = Field(
         0, ge=0, description="Audit events recorded for this model (next event's number)."
+    )
+    live_quality: LiveLabels | None = Field(
+        None, description="The last live-quality measurement: summary and label counts."
     )
 
 

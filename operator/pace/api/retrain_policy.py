@@ -83,14 +83,42 @@ class NewDataTrigger(CamelModel):
     min_rows: int = Field(1000, ge=1, description="New rows needed to fire.")
 
 
+LIVE_METRICS = ("accuracy", "f1_macro", "log_loss", "mae", "rmse")
+
+
+class PerformanceTrigger(CamelModel):
+    """Retrain when the serving version's quality on labelled live traffic crosses a bound
+    (its ``status.versions[].live``, measured over the model's ``spec.liveQuality.window``)."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "has(self.below) != has(self.above)",
+                "set exactly one of below and above",
+            ),
+        )
+    }
+
+    metric: str = Field(
+        description="Live metric: " + ", ".join(LIVE_METRICS) + ".",
+        json_schema_extra={"enum": list(LIVE_METRICS)},
+    )
+    below: float | None = Field(None, description="Fire when the metric is below this value.")
+    above: float | None = Field(None, description="Fire when the metric is above this value.")
+    min_rows: int = Field(
+        50, ge=1, le=10_000_000, description="Labelled predictions needed before it can fire."
+    )
+
+
 class Triggers(CamelModel):
     """Conditions that request a retrain; any one of them fires."""
 
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
             cel(
-                "has(self.schedule) || has(self.drift) || has(self.metric) || has(self.newData)",
-                "at least one trigger (schedule, drift, metric, newData) is required",
+                "has(self.schedule) || has(self.drift) || has(self.metric) || has(self.newData)"
+                " || has(self.performance)",
+                "at least one trigger (schedule, drift, metric, newData, performance) is required",
             ),
         )
     }
@@ -99,6 +127,9 @@ class Triggers(CamelModel):
     drift: DriftTrigger | None = Field(None, description="Drift verdict of a DriftMonitor.")
     metric: MetricTrigger | None = Field(None, description="A PromQL threshold.")
     new_data: NewDataTrigger | None = Field(None, description="New rows under a prefix.")
+    performance: PerformanceTrigger | None = Field(
+        None, description="Live quality of the serving version (labelled predictions)."
+    )
 
 
 class RetrainPolicySpec(CamelModel):

@@ -1,13 +1,24 @@
-"""Seldon request-logger CloudEvents to rows, and where their batches are stored (pure).
+"""Seldon request-logger CloudEvents and labels to rows, and where their batches are stored
+(pure).
 
-Used by the inference log sink. A request event carries the model inputs (``data.ndarray``
-with optional ``data.names``); a response event carries the outputs. Rows keep the event id,
-so requests and responses can be joined later.
+Used by the inference log sink. Seldon's executor logs, per prediction, a request event (the
+model inputs: ``data.ndarray`` with optional ``data.names``) and a response event (the
+outputs), each with its own ``Ce-Id`` and both with ``Ce-Requestid`` = the prediction's puid
+(``meta.puid`` in the response a client gets); a feedback call is logged as a third type
+carrying ``truth``. Rows are keyed by (``_id`` = the puid, ``_index`` = the row in the
+request), so predictions and labels join on it. The logger URL PACE gives each predictor ends
+in ``versions/<version>``: rows carry ``_version``, the version that answered.
+
+Label rows (``kind`` label) come from feedback events, from the labels API (a batch of
+``{id, truth, index}``) and hold ``truth`` as text (class names are text; a regression
+target is parsed back to a number when joined).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +27,8 @@ from typing import Any
 
 PREFIX = "inference-logs"
 REQUIRED_HEADERS = ("ce-id", "ce-type", "ce-namespace", "ce-inferenceservicename")
+MAX_LABELS = 10_000  # per labels-API call
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 class EventError(ValueError):
@@ -29,63 +42,194 @@ class Stream:
     namespace: str
     model: str
     predictor: str
-    kind: str  # request | response
+    kind: str  # request | response | label
+
+
+def version_of(path: str) -> str | None:
+    """The version named by a logger URL's path (``.../versions/<version>``), if any."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[-2] == "versions":
+        return parts[-1]
+    return None
 
 
 def parse(
-    headers: Mapping[str, str], body: bytes, *, received: datetime
+    headers: Mapping[str, str], body: bytes, *, received: datetime, path: str = ""
 ) -> tuple[Stream, list[dict[str, Any]]]:
-    """The stream and rows of one CloudEvent (binary content mode)."""
+    """The stream and rows of one CloudEvent (binary content mode) posted to ``path``."""
     lower = {k.lower(): v for k, v in headers.items()}
     missing = [h for h in REQUIRED_HEADERS if not lower.get(h)]
     if missing:
         raise EventError(f"missing CloudEvent header(s): {', '.join(missing)}")
     ce_type = lower["ce-type"]
-    if ce_type.endswith(".request"):
-        kind = "request"
-    elif ce_type.endswith(".response"):
-        kind = "response"
-    else:
-        raise EventError(f"ce-type {ce_type!r} is neither a request nor a response")
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise EventError("body is not JSON") from None
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, dict) or not isinstance(data.get("ndarray"), list):
-        raise EventError("body has no data.ndarray list")
-    matrix = data["ndarray"]
-    if not all(isinstance(r, list) for r in matrix):
-        raise EventError("data.ndarray must be a list of rows")
-    width = {len(r) for r in matrix}
-    if len(width) > 1:
-        raise EventError(f"rows of data.ndarray have different lengths {sorted(width)}")
-    names = [str(n) for n in data.get("names") or []]
-    if names and width and names.__len__() != next(iter(width)):
-        raise EventError(f"{len(names)} names for rows of {next(iter(width))} values")
+    kinds = {".request": "request", ".response": "response", ".feedback": "label"}
+    kind = next((k for suffix, k in kinds.items() if ce_type.endswith(suffix)), None)
+    if kind is None:
+        raise EventError(f"ce-type {ce_type!r} is neither a request, a response nor feedback")
+    payload = _json(body)
+    namespace, model = lower["ce-namespace"], lower["ce-inferenceservicename"]
+    request_id = lower.get("ce-requestid") or lower["ce-id"]
+    ts = received.timestamp()
+    if kind == "label":
+        return Stream(namespace, model, "", "label"), feedback_rows(payload, request_id, ts)
+    matrix, names = _matrix(payload, "body")
     stream = Stream(
-        namespace=lower["ce-namespace"],
-        model=lower["ce-inferenceservicename"],
+        namespace=namespace,
+        model=model,
         predictor=lower.get("ce-endpoint") or "default",
         kind=kind,
     )
-    ts = received.timestamp()
+    version = version_of(path)
     rows: list[dict[str, Any]] = []
     for index, values in enumerate(matrix):
-        row: dict[str, Any] = {"_id": lower["ce-id"], "_index": index, "_ts": ts}
+        row: dict[str, Any] = {"_id": request_id, "_index": index, "_ts": ts}
+        if version is not None:
+            row["_version"] = version
         if kind == "request":
             columns = names or [f"f{i}" for i in range(len(values))]
             row |= dict(zip(columns, values, strict=True))
         else:
             row["prediction"] = json.dumps(values)
+            row |= _answer(values, names)
         rows.append(row)
     return stream, rows
 
 
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise EventError("body is not JSON") from None
+
+
+def _matrix(message: Any, where: str) -> tuple[list[list[Any]], list[str]]:
+    """``data.ndarray`` rows and ``data.names`` of a Seldon message (1-D data: one value a
+    row)."""
+    data = message.get("data") if isinstance(message, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("ndarray"), list):
+        raise EventError(f"{where} has no data.ndarray list")
+    matrix = [r if isinstance(r, list) else [r] for r in data["ndarray"]]
+    width = {len(r) for r in matrix}
+    if len(width) > 1:
+        raise EventError(f"rows of {where} data.ndarray have different lengths {sorted(width)}")
+    names = [str(n) for n in data.get("names") or []]
+    if names and width and len(names) != next(iter(width)):
+        raise EventError(f"{len(names)} names for rows of {next(iter(width))} values in {where}")
+    return matrix, names
+
+
+def _answer(values: list[Any], names: list[str]) -> dict[str, Any]:
+    """What a response row answered: class probabilities (``names`` are the classes, as
+    PaceModel's ``class_names``) give ``_predicted`` (the likeliest class) and ``_p:<class>``
+    columns; one number gives ``_value``."""
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) != len(values) or not values:
+        return {}
+    if len(names) == len(values) and names != ["prediction"] and len(values) > 1:
+        best = max(range(len(values)), key=lambda i: values[i])
+        return {"_predicted": names[best]} | {
+            f"_p:{n}": float(v) for n, v in zip(names, values, strict=True)
+        }
+    if len(values) == 1:
+        return {"_value": float(values[0])}
+    return {}
+
+
+def truth_text(value: Any, where: str) -> str:
+    """A label as text: integral numbers without a fraction (class 1, not 1.0), so they equal
+    the class names the model answers with."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or value is None or isinstance(value, list | dict):
+        raise EventError(f"{where} must be one number or string, got {json.dumps(value)}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EventError(f"{where} must be finite, got {value}")
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+def feedback_rows(payload: Any, request_id: str, ts: float) -> list[dict[str, Any]]:
+    """Label rows of a Seldon feedback message: ``truth`` rows, keyed by the answered
+    prediction's ``response.meta.puid`` (else the feedback call's own puid); the request's
+    features ride along when the feedback carries them."""
+    if not isinstance(payload, dict) or "truth" not in payload:
+        raise EventError("feedback has no truth")
+    truths, _ = _matrix(payload["truth"], "truth")
+    response = payload.get("response") if isinstance(payload.get("response"), dict) else {}
+    puid = ((response or {}).get("meta") or {}).get("puid") or request_id
+    features: list[dict[str, Any]] = []
+    if isinstance(payload.get("request"), dict) and "data" in payload["request"]:
+        matrix, names = _matrix(payload["request"], "request")
+        if len(matrix) != len(truths):
+            raise EventError(f"{len(truths)} truth rows for {len(matrix)} request rows")
+        columns = names or [f"f{i}" for i in range(len(matrix[0]) if matrix else 0)]
+        features = [dict(zip(columns, values, strict=True)) for values in matrix]
+    rows = []
+    for index, truth in enumerate(truths):
+        row: dict[str, Any] = {
+            "_id": str(puid),
+            "_index": index,
+            "_ts": ts,
+            "_source": "feedback",
+            "truth": truth_text(truth, f"truth row {index}"),
+        }
+        if features:
+            row |= features[index]
+        rows.append(row)
+    return rows
+
+
+def label_rows(
+    namespace: str, model: str, body: bytes, *, received: datetime
+) -> tuple[Stream, list[dict[str, Any]]]:
+    """Rows of a labels-API call: ``{"labels": [{"id", "truth", "index"?}, ...]}`` for the
+    predictions of ``namespace``/``model``; every problem names the item."""
+    for what, value in (("namespace", namespace), ("model", model)):
+        if not _NAME.match(value):
+            raise EventError(f"{what} {value!r} is not a Kubernetes object name")
+    payload = _json(body)
+    items = payload.get("labels") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or not items:
+        raise EventError('body must be {"labels": [{"id": ..., "truth": ...}, ...]}')
+    if len(items) > MAX_LABELS:
+        raise EventError(f"{len(items)} labels in one call; at most {MAX_LABELS}")
+    ts = received.timestamp()
+    rows = []
+    for n, item in enumerate(items):
+        where = f"labels[{n}]"
+        if not isinstance(item, dict):
+            raise EventError(f"{where} must be an object")
+        unknown = set(item) - {"id", "truth", "index"}
+        if unknown:
+            raise EventError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        ident = item.get("id")
+        if not isinstance(ident, str) or not ident:
+            raise EventError(f"{where}.id must be a non-empty string (the prediction's puid)")
+        if "truth" not in item:
+            raise EventError(f"{where}.truth is missing")
+        index = item.get("index", 0)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise EventError(f"{where}.index must be a row number >= 0, got {index!r}")
+        rows.append(
+            {
+                "_id": ident,
+                "_index": index,
+                "_ts": ts,
+                "_source": "api",
+                "truth": truth_text(item["truth"], f"{where}.truth"),
+            }
+        )
+    return Stream(namespace, model, "", "label"), rows
+
+
 def object_key(stream: Stream, *, at: datetime) -> str:
-    """Time-partitioned, sortable key of one batch (epoch milliseconds first)."""
+    """Time-partitioned, sortable key of one batch (epoch milliseconds first); labels of all
+    predictors of a model go to one ``labels/`` folder beside the predictors'."""
+    where = "labels" if stream.kind == "label" else f"{stream.predictor}/{stream.kind}s"
     return (
-        f"{PREFIX}/{stream.namespace}/{stream.model}/{stream.predictor}/{stream.kind}s/"
+        f"{PREFIX}/{stream.namespace}/{stream.model}/{where}/"
         f"date={at:%Y-%m-%d}/{int(at.timestamp() * 1000):013d}-{uuid.uuid4().hex[:8]}"
         ".parquet"
     )

@@ -47,8 +47,8 @@ def _predictor(
             }
         ],
     }
-    if log_url:
-        graph["logger"] = {"mode": "all", "url": log_url}
+    if log_url:  # the sink reads the version that answered from the URL's path
+        graph["logger"] = {"mode": "all", "url": logger_url(log_url, version.version)}
     return {
         "name": name,
         "replicas": model.spec.serving.replicas,
@@ -56,6 +56,11 @@ def _predictor(
         "labels": {f"{constants.GROUP}/version": version.version},
         "graph": graph,
     }
+
+
+def logger_url(log_url: str, version: str) -> str:
+    """Where a predictor serving ``version`` posts its request/response/feedback logs."""
+    return f"{log_url.rstrip('/')}/versions/{version}"
 
 
 def build(

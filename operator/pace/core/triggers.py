@@ -1,4 +1,5 @@
-"""When a RetrainPolicy fires (pure): schedule, drift, metric and new-data triggers, cooldown
+"""When a RetrainPolicy fires (pure): schedule, drift, metric, new-data and performance
+triggers, cooldown
 and concurrency. Every input is a parameter, including `now` and what was observed, so the
 decision is the same after an operator restart (state lives in the policy's status).
 
@@ -27,6 +28,7 @@ class Observations:
     metric_value: float | None = None  # the PromQL trigger's value (None: no sample)
     metric_breach_since: datetime | None = None  # when the value first crossed
     new_rows: int = 0  # rows added under newData.prefix since the last run
+    live: tuple[str, float, int] | None = None  # serving version, its live metric, rows
     runs_in_flight: int = 0  # training runs of the model not yet finished
     armed_at: datetime | None = None  # when the policy was created (first schedule base)
     busy: str | None = None  # why the model cannot take a retrain now (rollout, no version)
@@ -118,6 +120,16 @@ def evaluate(
             reasons.append(
                 f"metric: value {seen.metric_value:.4g} {trig.metric.operator} "
                 f"{trig.metric.threshold} for {trig.metric.for_}"
+            )
+    if trig.performance is not None and seen.live is not None:
+        version, value, rows = seen.live
+        low, high = trig.performance.below, trig.performance.above
+        crossed = (low is not None and value < low) or (high is not None and value > high)
+        if crossed and rows >= trig.performance.min_rows:
+            side, limit = ("below", low) if low is not None else ("above", high)
+            reasons.append(
+                f"performance: live {trig.performance.metric} {value:.4g} {side} {limit} "
+                f"over {rows} labelled predictions of {version}"
             )
     if trig.new_data is not None and seen.new_rows >= trig.new_data.min_rows:
         reasons.append(f"newData: {seen.new_rows} new rows under {trig.new_data.prefix}")

@@ -15,6 +15,8 @@ anything ends the look (its patch is written, then the object is looked at again
    canary predictor answers).
 5. **serving** (`pace.handlers.mlmodel_serving`): Ready follows the SeldonDeployment's status.
 6. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
+7. **live quality** (`pace.handlers.mlmodel_live`): each serving version's metrics on
+   labelled live traffic, every ``spec.liveQuality.interval``.
 
 State lives in status, so a restarted operator resumes instead of repeating; the write is
 conditional on the resourceVersion read, so no two looks can both act on one state.
@@ -45,6 +47,7 @@ from pace.core import (
 from pace.handlers import (
     indexes,
     mlmodel_drift,
+    mlmodel_live,
     mlmodel_rollout,
     mlmodel_serving,
     mlmodel_training,
@@ -72,6 +75,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_rollout.advance,
         mlmodel_serving.follow,
         mlmodel_drift.mirror,
+        mlmodel_live.measure,
     )
     for step in steps:
         moved = kopf.Patch()
@@ -79,7 +83,12 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         if merge_patch.changes(body, dict(moved)):
             patch.update(moved)
             return 0.0
-    return next_look(model, now=now)
+    return _sooner(next_look(model, now=now), mlmodel_live.seconds_until_due(model, ctx, now=now))
+
+
+def _sooner(first: float | None, second: float | None) -> float | None:
+    known = [s for s in (first, second) if s is not None]
+    return min(known) if known else None
 
 
 def next_look(model: MLModel, *, now: datetime) -> float | None:

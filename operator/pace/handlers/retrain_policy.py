@@ -31,7 +31,7 @@ from pace.api.conditions import ConditionType
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import ACTIVE, MLModel
 from pace.api.retrain_policy import RetrainPolicy
-from pace.core import audit, datasets, durations, retrain_requests, status, triggers
+from pace.core import audit, datasets, durations, retrain_requests, rollout, status, triggers
 from pace.handlers import indexes, reconciler, reporting, stores
 from pace.handlers.reconciler import Context
 
@@ -181,6 +181,18 @@ async def observe_new_data(
     return {"new_rows": rows}, fields, problems
 
 
+def observe_performance(policy: RetrainPolicy, model: MLModel) -> Part:
+    """The serving version's live metric and its labelled rows (from the model's status)."""
+    trigger = policy.spec.triggers.performance
+    serving = rollout.find(model.status, model.status.serving_version)
+    if trigger is None or serving is None or serving.live is None:
+        return {}, {}, []
+    value = serving.live.metrics.get(trigger.metric)
+    if value is None:
+        return {}, {}, [f"performance: {serving.version} has no live {trigger.metric}"]
+    return {"live": (serving.version, value, serving.live.rows)}, {}, []
+
+
 async def observe(
     policy: RetrainPolicy,
     model: MLModel,
@@ -200,6 +212,7 @@ async def observe(
     observed = Observed(triggers.Observations())
     for seen, fields, problems in (
         observe_drift(policy, model, ctx.indexes),
+        observe_performance(policy, model),
         await observe_metric(policy, ctx.memo, now=now),
         await observe_new_data(policy, ctx.memo, ctx.scratch, armed_at=armed_at),
     ):

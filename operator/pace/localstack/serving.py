@@ -4,7 +4,8 @@ Watches SeldonDeployments and runs, per predictor, the seldon-core 1.19 microser
 serving environment (.venv-serving) with `PaceModel`, which loads the predictor's version from
 MinIO. One router port splits each deployment's requests by the predictors' current traffic
 weights (smooth weighted round robin, so the split is exact over any window), forwards
-feedback to `main`, posts request and response to the predictor's logger URL when one is set,
+feedback to `main`, gives every prediction a puid (``meta.puid``, header ``Seldon-Puid``) and
+posts request, response and feedback to the predictor's logger URL as Seldon's executor does,
 and exposes per-predictor counts, status codes and latency histograms under the Seldon
 executor's metric names, so the same PromQL works in a cluster and here.
 
@@ -23,6 +24,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,42 @@ from pace.localstack import processes
 log = logging.getLogger("pace.serving")
 DRAIN_SECONDS = 2.0  # a replaced microservice finishes the requests already sent to it
 RETRY_FAILED = 30.0  # a predictor that failed to start is tried again after this long
+
+
+PUID_HEADER = "Seldon-Puid"
+
+
+def with_puid(body: bytes, headers: Any, service: str) -> tuple[bytes, str]:
+    """The request as the executor forwards it, and its puid: a prediction keeps the client's
+    ``meta.puid`` (or ``Seldon-Puid`` header), else gets a new one, written into ``meta.puid``
+    (the microservice echoes it in its answer). Feedback names the prediction it labels by
+    ``response.meta.puid`` (or the header)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        return body, headers.get(PUID_HEADER) or str(uuid.uuid4())
+    if service == "feedback":
+        answered = message.get("response") if isinstance(message.get("response"), dict) else {}
+        known = ((answered or {}).get("meta") or {}).get("puid")
+        return body, str(known or headers.get(PUID_HEADER) or uuid.uuid4())
+    meta = message.get("meta") if isinstance(message.get("meta"), dict) else {}
+    puid = str((meta or {}).get("puid") or headers.get(PUID_HEADER) or uuid.uuid4())
+    message["meta"] = {**(meta or {}), "puid": puid}
+    return json.dumps(message).encode(), puid
+
+
+def answered_with_puid(payload: bytes, puid: str) -> bytes:
+    """The answer with ``meta.puid`` set (as the executor returns it)."""
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(message, dict) or (message.get("meta") or {}).get("puid") == puid:
+        return payload
+    message["meta"] = {**(message.get("meta") or {}), "puid": puid}
+    return json.dumps(message).encode()
 
 
 def _first_error(message: str) -> str:
@@ -368,14 +406,14 @@ class Runtime:
             return web.json_response(
                 {"status": {"code": 503, "info": "no ready predictor"}}, status=503
             )
-        body = await request.read()
+        body, puid = with_puid(await request.read(), request.headers, service)
         started = time.perf_counter()
         assert self.session is not None
         try:
             async with self.session.post(
                 f"http://127.0.0.1:{pred.port}/api/v1.0/{service}",
                 data=body,
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", PUID_HEADER: puid},
             ) as resp:
                 payload, code = await resp.read(), resp.status
         except aiohttp.ClientError as exc:
@@ -388,29 +426,50 @@ class Runtime:
             method="post",
             code=str(code),
         ).observe(time.perf_counter() - started)
-        if pred.log_url and service == "predictions":
-            task = asyncio.create_task(self._log(pred, namespace, name, body, payload, code))
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
+        if service == "predictions":
+            payload = answered_with_puid(payload, puid)
+        if pred.log_url:  # as the executor's logger (mode all): after the answer
+            logged = (
+                [("request", body), ("response", payload)]
+                if service == "predictions" and code == 200
+                else [("feedback", body)]
+                if service == "feedback"
+                else []
+            )
+            if logged:
+                task = asyncio.create_task(self._log(pred, namespace, name, puid, logged))
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
         return web.Response(
             body=payload,
             status=code,
             content_type="application/json",
-            headers={"X-Seldon-Predictor": pred.name},
+            headers={"X-Seldon-Predictor": pred.name, PUID_HEADER: puid},
         )
 
     async def _log(
-        self, pred: Predictor, namespace: str, name: str, request: bytes, response: bytes, code: int
+        self,
+        pred: Predictor,
+        namespace: str,
+        name: str,
+        puid: str,
+        payloads: list[tuple[str, bytes]],
     ) -> None:
-        """Post request and response as CloudEvents, like Seldon's request logger."""
+        """Post each payload as a CloudEvent, like Seldon's executor: its own ``Ce-Id``, the
+        prediction's puid as ``Ce-Requestid``, the graph node as ``Ce-Modelid``."""
         assert self.session is not None
         assert pred.log_url is not None
-        rid = f"{time.time_ns()}"
-        for kind, data in (("request", request), ("response", response)):
+        for kind, data in payloads:
+            ce_type = (
+                "io.seldon.serving.feedback"
+                if kind == "feedback"
+                else f"io.seldon.serving.inference.{kind}"
+            )
             headers = {
                 "Ce-Specversion": "1.0",
-                "Ce-Id": rid,
-                "Ce-Type": f"io.seldon.serving.inference.{kind}",
+                "Ce-Id": str(uuid.uuid4()),
+                "Ce-Requestid": puid,
+                "Ce-Type": ce_type,
                 "Ce-Source": f"http://{name}-{pred.name}.{namespace}",
                 "Ce-Namespace": namespace,
                 "Ce-Inferenceservicename": name,

@@ -1,0 +1,220 @@
+"""Live quality end to end: a served version's predictions, labelled through Seldon's
+feedback API and the sink's labels API, become its live accuracy in status, in `kubectl get
+mlm` (LIVE) and in Prometheus (pace_live_metric), equal to the accuracy of the answers the
+client got against the truth it sent.
+
+Real servers: kube-apiserver, MinIO, Prometheus, the local serving runtime (router +
+seldon-core microservice), the operator with its inference sink.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from sklearn.datasets import load_wine
+
+from pace.adapters.object_store import S3Settings
+from pace.adapters.prometheus_api import PrometheusApi
+from pace.api import constants
+from pace.localstack import binaries, processes
+from pace.localstack.minio import MinioInfo
+from tests.e2e.test_closed_loop import DASHBOARD
+from tests.e2e.test_train_and_register import get, operator_env, wine
+from tests.servers.kube_apiserver import Cluster
+from tests.servers.operator import eventually, running_operator
+from tests.servers.serving import ServingRuntime, running_prometheus
+
+
+def post(url: str, message: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(message).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read()), dict(response.headers)
+
+
+def test_labelled_traffic_gives_the_serving_version_its_live_accuracy(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    serving: ServingRuntime,
+    tmp_path: Path,
+) -> None:
+    metrics_port, sink_port = processes.free_port(), processes.free_port()
+    prom = running_prometheus(tmp_path / "prom", {"operator": f"127.0.0.1:{metrics_port}"})
+    prom_info = next(prom)
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    env |= {
+        "PACE_SERVING_GATEWAY": serving.url,
+        "PACE_INFERENCE_SINK_PORT": str(sink_port),
+        "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
+    }
+    data = load_wine()
+    try:
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+            body = wine("wine", liveQuality={"window": "1h", "interval": "2s"})
+            kube_cluster.custom.create_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+            )
+            eventually(
+                lambda: any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in get(kube_cluster, namespace, "wine")
+                    .get("status", {})
+                    .get("conditions", [])
+                ),
+                timeout=300,
+                interval=1,
+                what="v1 Ready",
+            )
+            base = f"{serving.url}/seldon/{namespace}/wine/api/v1.0"
+            # Every third row, with a shift that costs the model some accuracy.
+            picked = list(range(0, len(data.data), 3))[:60]
+            hits = []
+            for n, i in enumerate(picked):
+                row = [v * (1.3 if n % 2 else 1.0) for v in data.data[i]]
+                answer, headers = post(f"{base}/predictions", {"data": {"ndarray": [row]}})
+                puid = answer["meta"]["puid"]
+                assert headers["Seldon-Puid"] == puid
+                probabilities = answer["data"]["ndarray"][0]
+                predicted = answer["data"]["names"][probabilities.index(max(probabilities))]
+                truth = int(data.target[i])
+                hits.append(predicted == str(truth))
+                if n % 2:  # Seldon's feedback API
+                    post(
+                        f"{base}/feedback",
+                        {
+                            "response": {"meta": {"puid": puid}},
+                            "truth": {"data": {"ndarray": [truth]}},
+                        },
+                    )
+                else:  # delayed labels by id
+                    post(
+                        f"http://127.0.0.1:{sink_port}/labels/{namespace}/wine",
+                        {"labels": [{"id": puid, "truth": truth}]},
+                    )
+            expected = sum(hits) / len(hits)
+
+            def live() -> dict[str, Any] | None:
+                versions = get(kube_cluster, namespace, "wine")["status"]["versions"]
+                found = next(v for v in versions if v["version"] == "v1").get("live")
+                return found if found and found["rows"] == 60 else None
+
+            measured = eventually(live, timeout=60, interval=0.5, what="v1 live rows = 60")
+            assert abs(measured["metrics"]["accuracy"] - expected) < 1e-6
+            assert set(measured["metrics"]) == {"accuracy", "f1_macro", "log_loss"}
+            assert measured["window"] == "1h"
+            interval = measured["interval"]
+            assert interval["metric"] == "accuracy"
+            assert interval["low"] <= expected <= interval["high"]
+            summary = get(kube_cluster, namespace, "wine")["status"]["liveQuality"]
+            assert summary["summary"] == f"accuracy {expected:.3f} n=60 (v1)"
+            assert (summary["duplicates"], summary["unmatched"]) == (0, 0)
+
+            table = subprocess.run(
+                [
+                    str(binaries.locate("kubectl")),
+                    f"--kubeconfig={kube_cluster.kubeconfig}",
+                    "get",
+                    "mlm",
+                    "wine",
+                    "-n",
+                    namespace,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            header, row = table.splitlines()[:2]
+            assert "LIVE" in header.split()
+            assert f"accuracy {expected:.3f} n=60 (v1)" in row
+
+            api = PrometheusApi(prom_info.url)
+            query = (
+                f'pace_live_metric{{namespace="{namespace}",model="wine",version="v1",'
+                'predictor="main",metric="accuracy"}'
+            )
+            # Scraped every few seconds: wait for the sample of the last measurement.
+            value = eventually(
+                lambda: (v := api.query(query)) is not None and abs(v - expected) < 1e-9 and v,
+                timeout=60,
+                interval=1,
+                what=f"pace_live_metric = {expected}",
+            )
+            assert abs(value - expected) < 1e-9
+            rows_query = (
+                f'pace_live_labelled_rows{{namespace="{namespace}",model="wine",version="v1"}}'
+            )
+            eventually(lambda: api.query(rows_query) == 60, timeout=60, interval=1, what="rows")
+            # A RetrainPolicy on live quality (no PromQL): fires once enough rows are labelled.
+            policy = {
+                "apiVersion": constants.API_VERSION,
+                "kind": "RetrainPolicy",
+                "metadata": {"name": "wine-live"},
+                "spec": {
+                    "modelRef": {"name": "wine"},
+                    "triggers": {
+                        "performance": {
+                            "metric": "accuracy",
+                            "below": round(expected + 0.01, 4),
+                            "minRows": 60,
+                        }
+                    },
+                    "autoPromote": False,
+                },
+            }
+            kube_cluster.custom.create_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.RETRAIN_POLICY_PLURAL,
+                policy,
+            )
+
+            def fired() -> dict[str, Any] | None:
+                found = kube_cluster.custom.get_namespaced_custom_object(
+                    constants.GROUP,
+                    constants.VERSION,
+                    namespace,
+                    constants.RETRAIN_POLICY_PLURAL,
+                    "wine-live",
+                )
+                last: dict[str, Any] | None = (found.get("status") or {}).get("lastTrigger")
+                return last
+
+            last = eventually(fired, timeout=60, interval=0.5, what="the performance trigger")
+            assert last["reason"] == (
+                f"performance: live accuracy {expected:.4g} below {round(expected + 0.01, 4)} "
+                "over 60 labelled predictions of v1"
+            )
+            eventually(
+                lambda: (
+                    (get(kube_cluster, namespace, "wine")["status"].get("training") or {}).get(
+                        "version"
+                    )
+                    == "v2"
+                ),
+                timeout=60,
+                interval=0.5,
+                what="the retrain run for v2",
+            )
+
+            # The dashboard's live panels, against this Prometheus.
+            dashboard = json.loads(DASHBOARD.read_text())
+            live_panels = [p for p in dashboard["panels"] if p["title"].startswith("Live")]
+            assert len(live_panels) == 2
+            for panel in live_panels:
+                for target in panel["targets"]:
+                    expr = target["expr"].replace("$namespace", namespace)
+                    expr = expr.replace("$model", "wine")
+                    now = time.time()
+                    found = api.query_range(expr, start=now - 60, end=now, step=5)
+                    assert found, panel["title"]
+    finally:
+        prom.close()

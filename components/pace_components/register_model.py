@@ -17,6 +17,7 @@ def register_model(
     spec_hash: str,
     pipeline_key: str,
     dataset: dsl.Input[dsl.Dataset],
+    recent_rows: dsl.Input[dsl.Dataset],
     validation: dsl.Input[dsl.Artifact],
     model: dsl.Input[dsl.Model],
     search_report: dsl.Input[dsl.Artifact],
@@ -39,7 +40,8 @@ def register_model(
         dataset_uri: The dataset URI trained on.
         spec_hash: Hash of the training-relevant spec.
         pipeline_key: Object key of the compiled pipeline IR, copied next to the version.
-        dataset: The loaded dataset (its metadata carries the data hash).
+        dataset: The loaded dataset (its metadata carries the data hash and its parts).
+        recent_rows: The recent labelled rows trained on (kept with the version).
         validation: Data validation report.
         model: The fitted model.
         search_report: Candidates and their cross-validation scores.
@@ -84,6 +86,7 @@ def register_model(
         trigger=trigger,
         dataset_uri=dataset_uri,
         data_hash=dataset.metadata["data_hash"],
+        data_parts=registry.data_parts(dict(dataset.metadata)),
         spec_hash=spec_hash,
         algorithm=chosen["algorithm"],
         params=chosen["params"],
@@ -91,6 +94,7 @@ def register_model(
         gates=gates,
         files={
             "model": Path(model.path),
+            "recent": Path(recent_rows.path),
             "metrics": metrics_file,
             "verdict": Path(verdict.path),
             "explanation": Path(explanation.path),

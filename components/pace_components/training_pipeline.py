@@ -79,10 +79,21 @@ def build(settings: StepSettings | None = None) -> Any:
         explain_samples: int,
         serving_metrics: dict,
         reference_uri: str,
+        recent: dict,
+        recent_until: float,
     ) -> str:
         """Train one version of a model and register it with its lineage."""
         loaded = step(
-            load_data(dataset_uri=dataset_uri, target=target, features=features, group_by=group_by)
+            load_data(
+                dataset_uri=dataset_uri,
+                target=target,
+                features=features,
+                group_by=group_by,
+                recent=recent,
+                namespace=namespace,
+                model_name=model_name,
+                recent_until=recent_until,
+            )
         )
         validated = step(
             validate_data(
@@ -148,6 +159,7 @@ def build(settings: StepSettings | None = None) -> Any:
                 spec_hash=spec_hash,
                 pipeline_key=pipeline_key,
                 dataset=loaded.outputs["dataset"],
+                recent_rows=loaded.outputs["recent_rows"],
                 validation=validated.outputs["report"],
                 model=trained.outputs["model"],
                 search_report=trained.outputs["search_report"],

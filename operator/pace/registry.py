@@ -37,6 +37,27 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def data_parts(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The base and recent parts of the training data, from the load_data step's metadata
+    (nothing when the spec asks for no recent data)."""
+    if "recent_rows" not in metadata:
+        return {}
+    return {
+        "base": {"rows": metadata.get("base_rows"), "hash": metadata.get("base_hash")},
+        "recent": {
+            "source": metadata.get("recent_source"),
+            "window": metadata.get("recent_window"),
+            "mode": metadata.get("recent_mode"),
+            "until": metadata.get("recent_until"),
+            "rows": metadata.get("recent_rows"),
+            "found": metadata.get("recent_found"),
+            "dropped": metadata.get("recent_dropped"),
+            "hash": metadata.get("recent_hash"),
+        },
+        "note": metadata.get("data_note"),
+    }
+
+
 def register_version(
     store: ObjectStore,
     *,
@@ -48,6 +69,7 @@ def register_version(
     trigger: str,
     dataset_uri: str,
     data_hash: str,
+    data_parts: dict[str, Any] | None = None,
     spec_hash: str,
     algorithm: str,
     params: dict[str, Any],
@@ -95,6 +117,7 @@ def register_version(
         trigger=trigger,
         dataset_uri=dataset_uri,
         data_hash=data_hash,
+        data_parts=data_parts,
         spec_hash=spec_hash,
         algorithm=algorithm,
         params=params,

@@ -54,7 +54,16 @@ def wine_steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out: dict[str, Any] = {"dir": d}
     dataset = artifact(dsl.Dataset, d / "dataset.parquet")
     pace_components.load_data.python_func(
-        dataset_uri="sklearn://wine", target="target", features=[], group_by="", dataset=dataset
+        dataset_uri="sklearn://wine",
+        target="target",
+        features=[],
+        group_by="",
+        recent={},
+        namespace="ns",
+        model_name="wine",
+        recent_until=0.0,
+        dataset=dataset,
+        recent_rows=artifact(dsl.Dataset, d / "recent.parquet"),
     )
     out["dataset"] = dataset
     report = artifact(dsl.Artifact, d / "validation.json")

@@ -9,6 +9,7 @@ seldon-core microservice), the operator with its inference sink.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import time
@@ -16,11 +17,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sklearn.datasets import load_wine
 
-from pace.adapters.object_store import S3Settings
+from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.adapters.prometheus_api import PrometheusApi
 from pace.api import constants
+from pace.core import naming
 from pace.localstack import binaries, processes
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_closed_loop import DASHBOARD
@@ -56,9 +59,12 @@ def test_labelled_traffic_gives_the_serving_version_its_live_accuracy(
         "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
     }
     data = load_wine()
+    store = ObjectStore(s3_settings)
     try:
         with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
             body = wine("wine", liveQuality={"window": "1h", "interval": "2s"})
+            # Each retrain also learns from the labelled live rows (appended to the base).
+            body["spec"]["dataset"]["recent"] = {"window": {"duration": "1h"}, "minRows": 20}
             kube_cluster.custom.create_namespaced_custom_object(
                 constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
             )
@@ -193,17 +199,30 @@ def test_labelled_traffic_gives_the_serving_version_its_live_accuracy(
                 f"performance: live accuracy {expected:.4g} below {round(expected + 0.01, 4)} "
                 "over 60 labelled predictions of v1"
             )
-            eventually(
-                lambda: (
-                    (get(kube_cluster, namespace, "wine")["status"].get("training") or {}).get(
-                        "version"
-                    )
-                    == "v2"
-                ),
-                timeout=60,
-                interval=0.5,
-                what="the retrain run for v2",
+
+            def v2() -> dict[str, Any] | None:
+                versions = get(kube_cluster, namespace, "wine")["status"].get("versions", [])
+                return next((v for v in versions if v["version"] == "v2"), None)
+
+            trained = eventually(v2, timeout=180, interval=1, what="v2 registered")
+            # Trained on the base data and the 60 labelled live rows; frozen with the version.
+            assert trained["recentRows"] == 60
+            assert trained["dataNote"] == (
+                "trained on 178 base rows and 60 recent rows (mode append)"
             )
+            uid = get(kube_cluster, namespace, "wine")["metadata"]["uid"]
+            lineage = store.get_json(
+                naming.artifact_key(
+                    namespace=namespace, model="wine", version="v2", artifact="lineage", uid=uid
+                )
+            )
+            assert lineage["data"]["recent"]["rows"] == 60
+            assert lineage["data"]["base"]["rows"] == 178
+            assert lineage["data"]["hash"] == trained["dataHash"]
+            snapshot_key = lineage["artifacts"]["recent"].removeprefix(
+                f"s3://{store.settings.bucket}/"
+            )
+            assert len(pd.read_parquet(io.BytesIO(store.get(snapshot_key)))) == 60
 
             # The dashboard's live panels, against this Prometheus.
             dashboard = json.loads(DASHBOARD.read_text())

@@ -269,6 +269,24 @@ INVALID = [
         "spec.triggers.performance.metric",
     ),
     (
+        "recent-window-both",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.recent", {"window": {"duration": "1h", "rows": 5}}),
+        "spec.dataset.recent.window",
+    ),
+    (
+        "recent-source",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.recent", {"source": "http://elsewhere/"}),
+        "spec.dataset.recent.source",
+    ),
+    (
+        "recent-mode",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.dataset.recent", {"mode": "merge"}),
+        "spec.dataset.recent.mode",
+    ),
+    (
         "live-window",
         constants.MLMODEL_PLURAL,
         _with(_MODEL, "spec.liveQuality.window", "a day"),

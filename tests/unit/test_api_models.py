@@ -58,3 +58,17 @@ def test_metric_trigger_for_alias() -> None:
     trig = retrain_policy.MetricTrigger.model_validate({"query": "up", "threshold": 1, "for": "5m"})
     assert trig.for_ == "5m"
     assert trig.to_k8s()["for"] == "5m"
+
+
+def test_an_unchanged_spec_keeps_its_hash_across_the_recent_field() -> None:
+    """dataset.recent came later: while unset, the sample's hash is the one computed before
+    it existed (an upgraded operator retrains nothing); setting it changes the hash."""
+    from pace.core import spec_hash
+
+    body = load("mlmodel_wine.yaml")
+    assert spec_hash.spec_hash(mlmodel.MLModel.from_body(body).spec) == "d9777f1cc40781f2"
+    body["spec"]["dataset"]["recent"] = {"source": "inference-log"}
+    recent = mlmodel.MLModel.from_body(body).spec
+    assert recent.dataset.recent is not None
+    assert recent.dataset.recent.window.duration == "24h"
+    assert spec_hash.spec_hash(recent) != "d9777f1cc40781f2"

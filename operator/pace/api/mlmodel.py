@@ -46,6 +46,62 @@ Stage = Literal["candidate", "canary", "production", "archived", "rejected", "su
 Phase = Literal["Pending", "Training", "Validating", "Canary", "Serving", "Degraded", "Failed"]
 
 
+class RecentWindow(CamelModel):
+    """Which recent labelled rows a run takes: by age or by count."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel("has(self.duration) != has(self.rows)", "set exactly one of duration and rows"),
+        )
+    }
+
+    duration: str | None = Field(
+        None,
+        pattern=DURATION_PATTERN,
+        description="Rows predicted (or files written) at most this long before the run, e.g. 24h.",
+    )
+    rows: int | None = Field(
+        None, ge=1, le=10_000_000, description="The newest this many labelled rows."
+    )
+
+
+class RecentDataSpec(CamelModel):
+    """Fresh labelled data a run trains on besides (or instead of) dataset.uri."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.source == 'inference-log' || "
+                "self.source.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$')",
+                "source must be inference-log or s3://<bucket>/<prefix>",
+                field_path=".source",
+            ),
+        )
+    }
+
+    source: str = Field(
+        "inference-log",
+        max_length=2048,
+        description=(
+            "inference-log: the model's logged predictions joined with their labels; or an "
+            "s3://bucket/prefix/ of labelled CSV/Parquet files (features and the target)."
+        ),
+    )
+    window: RecentWindow = Field(
+        default_factory=lambda: RecentWindow(duration="24h"),
+        description="Which rows: {duration: 24h} or {rows: N}.",
+        json_schema_extra={"default": {"duration": "24h"}},
+    )
+    mode: Literal["append", "replace"] = Field(
+        "append", description="append: base data plus the recent rows; replace: recent alone."
+    )
+    min_rows: int = Field(
+        20,
+        ge=1,
+        description="Fewer recent rows than this: the run trains on the base data alone.",
+    )
+
+
 class DatasetSpec(CamelModel):
     """Where the training data comes from."""
 
@@ -91,6 +147,9 @@ class DatasetSpec(CamelModel):
         None,
         description="Subset of features that are categorical (drift uses chi-square).",
         max_length=500,
+    )
+    recent: RecentDataSpec | None = Field(
+        None, description="Fresh labelled data each run trains on besides (or instead of) uri."
     )
 
 
@@ -425,6 +484,12 @@ class VersionRecord(CamelModel):
     trigger: str | None = Field(None, description="Why it was trained (create, drift, ...).")
     live: LiveMetrics | None = Field(
         None, description="Quality on live labelled traffic while it served (spec.liveQuality)."
+    )
+    recent_rows: int | None = Field(
+        None, ge=0, description="Recent labelled rows it was trained on (spec.dataset.recent)."
+    )
+    data_note: str | None = Field(
+        None, description="What the training data was made of (base and recent rows)."
     )
 
 

@@ -93,6 +93,8 @@ def version_registered(
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(record_.metrics.items())[:4])
     if passed:
         message = f"{record_.version} registered and passed every quality gate ({metrics})."
+        if record_.data_note:
+            message += f" Data: {record_.data_note}."
     else:
         message = (
             f"{record_.version} registered and rejected by its quality gates: "
@@ -111,6 +113,8 @@ def version_registered(
             "gates": gates,
             "dataHash": record_.data_hash,
             "artifact": record_.artifact_uri,
+            "data": record_.data_note,
+            "recentRows": record_.recent_rows,
         },
     )
 

@@ -19,6 +19,7 @@ ARTIFACTS = {
     "reference_meta": "reference.json",
     "validation": "validation.json",
     "search": "search.json",
+    "recent": "recent.parquet",
     "pipeline": "pipeline.yaml",
     "lineage": "lineage.json",
 }

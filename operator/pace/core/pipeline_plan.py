@@ -4,6 +4,7 @@ run-time values from the operator (pure)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pace.api.mlmodel import MLModel, MLModelSpec, TrainingRun
@@ -29,6 +30,7 @@ def spec_parameters(spec: MLModelSpec) -> dict[str, Any]:
         "quality_gates": spec.quality_gates.to_k8s(),
         "explain_method": spec.explainability.method,
         "explain_samples": spec.explainability.samples,
+        "recent": spec.dataset.recent.to_k8s() if spec.dataset.recent else {},
     }
 
 
@@ -46,6 +48,7 @@ class RunRequest:
     pipeline_key: str
     serving_metrics: dict[str, float]
     reference_uri: str
+    recent_until: float = 0.0  # epoch seconds: the cut-off of spec.dataset.recent's window
 
     def arguments(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class RunRequest:
             "pipeline_key": self.pipeline_key,
             "serving_metrics": dict(self.serving_metrics),
             "reference_uri": self.reference_uri,
+            "recent_until": self.recent_until,
         }
 
 
@@ -88,6 +92,7 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
         pipeline_key=naming.pipeline_cache_key(run.spec_hash),
         serving_metrics=dict(serving.metrics) if serving else {},
         reference_uri=reference_uri,
+        recent_until=(run.started_at or run.submitted_at or datetime.now(UTC)).timestamp(),
     )
 
 

@@ -11,11 +11,18 @@ import json
 from pace.api.mlmodel import MLModelSpec
 
 TRAINING_FIELDS = ("task", "dataset", "training", "quality_gates", "explainability")
+LATER_DATASET_FIELDS = ("recent",)
 
 
 def training_spec(spec: MLModelSpec) -> dict[str, object]:
-    """The training-relevant part of the spec, in camelCase as stored."""
-    return spec.model_dump(by_alias=True, mode="json", include=set(TRAINING_FIELDS))
+    """The training-relevant part of the spec, in camelCase as stored. Fields added later are
+    left out while unset, so an upgraded operator computes the same hash for an unchanged
+    spec (and retrains nothing)."""
+    dumped = spec.model_dump(by_alias=True, mode="json", include=set(TRAINING_FIELDS))
+    for later in LATER_DATASET_FIELDS:
+        if dumped["dataset"].get(later) is None:
+            dumped["dataset"].pop(later, None)
+    return dumped
 
 
 def spec_hash(spec: MLModelSpec) -> str:

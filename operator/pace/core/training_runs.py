@@ -163,6 +163,8 @@ def version_from_lineage(lineage: dict[str, Any], *, passed: bool) -> VersionRec
         pipeline_run=lineage.get("pipelineRun"),
         created_at=datetime.fromisoformat(lineage["createdAt"]),
         trigger=lineage.get("trigger"),
+        recent_rows=(lineage.get("data", {}).get("recent") or {}).get("rows"),
+        data_note=lineage.get("data", {}).get("note"),
     )
 
 

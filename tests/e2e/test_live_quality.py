@@ -20,12 +20,14 @@ from typing import Any
 import pandas as pd
 from sklearn.datasets import load_wine
 
+from pace import audit_log
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.adapters.prometheus_api import PrometheusApi
 from pace.api import constants
 from pace.core import naming
 from pace.localstack import binaries, processes
 from pace.localstack.minio import MinioInfo
+from tests.e2e.test_canary_rollout import Traffic
 from tests.e2e.test_closed_loop import DASHBOARD
 from tests.e2e.test_train_and_register import get, operator_env, wine
 from tests.servers.kube_apiserver import Cluster
@@ -235,5 +237,133 @@ def test_labelled_traffic_gives_the_serving_version_its_live_accuracy(
                     now = time.time()
                     found = api.query_range(expr, start=now - 60, end=now, step=5)
                     assert found, panel["title"]
+    finally:
+        prom.close()
+
+
+def test_the_live_gate_holds_without_labels_and_rolls_back_a_candidate_worse_on_them(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    serving: ServingRuntime,
+    tmp_path: Path,
+) -> None:
+    """The canary answers every request (success rate and latency pass), but on labelled
+    requests it is wrong where main is right: the live gate fails it (one-sided
+    two-proportion test) and it is rolled back; before labels arrive the step holds."""
+    metrics_port, sink_port = processes.free_port(), processes.free_port()
+    prom = running_prometheus(
+        tmp_path / "prom",
+        {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
+    )
+    prom_info = next(prom)
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    env |= {
+        "PACE_PROMETHEUS_URL": prom_info.url,
+        "PACE_SERVING_GATEWAY": serving.url,
+        "PACE_INFERENCE_SINK_PORT": str(sink_port),
+        "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
+    }
+    data = load_wine()
+    store = ObjectStore(s3_settings)
+    canary_spec = {
+        "steps": [50, 100],
+        "interval": "4s",
+        "maxFailedChecks": 0,
+        "liveGate": {"minLabelledRows": 15, "alpha": 0.05, "maxWait": "5m"},
+    }
+    try:
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+            body = wine("wine", serving={"canary": canary_spec})
+            kube_cluster.custom.create_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+            )
+            eventually(
+                lambda: (
+                    get(kube_cluster, namespace, "wine").get("status", {}).get("servingVersion")
+                    == "v1"
+                ),
+                timeout=300,
+                interval=1,
+                what="v1 serving",
+            )
+            kube_cluster.custom.patch_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.MLMODEL_PLURAL,
+                "wine",
+                {"spec": {"training": {"hyperparameters": {"n_estimators": 30}}}},
+            )
+            base = f"{serving.url}/seldon/{namespace}/wine/api/v1.0"
+
+            def send_labelled(n: int) -> None:
+                for i in range(n):
+                    row = data.data[i % len(data.data)].tolist()
+                    request = urllib.request.Request(
+                        f"{base}/predictions",
+                        data=json.dumps({"data": {"ndarray": [row]}}).encode(),
+                        headers={"Content-Type": "application/json"},
+                    )
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        answer = json.loads(response.read())
+                        predictor = response.headers["X-Seldon-Predictor"]
+                    probabilities = answer["data"]["ndarray"][0]
+                    predicted = int(
+                        answer["data"]["names"][probabilities.index(max(probabilities))]
+                    )
+                    # Main's answers are right, the canary's wrong.
+                    truth = predicted if predictor == "main" else (predicted + 1) % 3
+                    post(
+                        f"http://127.0.0.1:{sink_port}/labels/{namespace}/wine",
+                        {"labels": [{"id": answer["meta"]["puid"], "truth": truth}]},
+                    )
+
+            def canary_state() -> dict[str, Any]:
+                return dict(get(kube_cluster, namespace, "wine")["status"].get("canary") or {})
+
+            eventually(
+                lambda: (
+                    get(kube_cluster, namespace, "wine")["status"].get("candidateVersion") == "v2"
+                    and canary_state().get("holding") != "PredictorStarting"
+                ),
+                timeout=300,
+                interval=0.5,
+                what="v2 canary with its predictor ready",
+            )
+            # Traffic without labels: success rate and latency have data, the gate has none.
+            traffic = Traffic(f"{base}/predictions")
+            traffic.thread.start()
+            held = eventually(
+                lambda: (s := canary_state()).get("holding") == "AwaitingLabels" and s,
+                timeout=60,
+                interval=0.5,
+                what="the step holding for labels",
+            )
+            assert held["live"]["verdict"] == "inconclusive"
+            assert held["weight"] == 50
+            send_labelled(70)
+
+            def rolled_back() -> dict[str, Any] | None:
+                st = get(kube_cluster, namespace, "wine")["status"]
+                versions = {v["version"]: v["stage"] for v in st["versions"]}
+                return st if versions.get("v2") == "rejected" else None
+
+            final = eventually(rolled_back, timeout=120, interval=0.5, what="v2 rolled back")
+            traffic.stop.set()
+            assert traffic.snapshot()[("canary", 200)] > 0
+            assert not [key for key in traffic.snapshot() if key[1] != 200]
+            assert final["servingVersion"] == "v1"
+            assert final.get("candidateVersion") is None
+            history = audit_log.read_history(store, namespace, "wine")
+            rollback = [r for r in history if r["type"] == "RolledBack"]
+            assert rollback, [r["type"] for r in history]
+            message = rollback[-1]["message"]
+            assert "live gate: canary accuracy 0.000" in message
+            assert "main accuracy 1.000" in message
+            assert "one-sided two-proportion z=" in message
+            # Success rate passed throughout: the live gate alone failed the canary.
+            assert "request-success-rate" not in message
     finally:
         prom.close()

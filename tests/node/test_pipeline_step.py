@@ -123,6 +123,10 @@ def test_a_pipeline_step_runs_from_the_pipeline_image_with_the_secret_reference(
                 "target": "target",
                 "features": [],
                 "group_by": "",
+                "recent": {},
+                "namespace": NAMESPACE,
+                "model_name": "wine",
+                "recent_until": 0.0,
             }
         },
         "outputs": {
@@ -136,7 +140,17 @@ def test_a_pipeline_step_runs_from_the_pipeline_image_with_the_secret_reference(
                             "metadata": {},
                         }
                     ]
-                }
+                },
+                "recent_rows": {
+                    "artifacts": [
+                        {
+                            "name": "recent_rows",
+                            "type": {"schemaTitle": "system.Dataset"},
+                            "uri": "/outputs/recent_rows",
+                            "metadata": {},
+                        }
+                    ]
+                },
             },
             "outputFile": "/outputs/executor_output.json",
         },

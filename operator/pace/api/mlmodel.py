@@ -296,6 +296,42 @@ class AnalysisCheck(CamelModel):
     max: float | None = Field(None, description="The check fails above this value.")
 
 
+class LiveGate(CamelModel):
+    """Judge the canary on labelled live requests against main (see README: the gate's
+    statistics)."""
+
+    metric: Literal["accuracy", "mae"] = Field(
+        "accuracy",
+        description=(
+            "accuracy (classification: one-sided two-proportion z-test) or mae (regression: "
+            "one-sided Mann-Whitney U on per-request absolute errors)."
+        ),
+    )
+    min_labelled_rows: int = Field(
+        30, ge=1, le=1_000_000, description="Labelled requests needed on each side to judge."
+    )
+    margin: float = Field(
+        0.0,
+        ge=0,
+        description="How much worse than main the canary may be (accuracy points, or MAE units).",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level: p below it fails the check."
+    )
+    max_wait: str = Field(
+        "10m",
+        pattern=DURATION_PATTERN,
+        description="How long a step may wait for enough labels before onMaxWait acts.",
+    )
+    on_max_wait: Literal["rollback", "promote"] = Field(
+        "rollback",
+        description=(
+            "What ends a canary still without enough labels after maxWait: rollback (never "
+            "promote without evidence) or promote."
+        ),
+    )
+
+
 class CanarySpec(CamelModel):
     """Progressive, metric-gated rollout of a candidate."""
 
@@ -358,6 +394,12 @@ class CanarySpec(CamelModel):
             "rejected) or promote (it is served without a verdict)."
         ),
     )
+    live_gate: LiveGate | None = Field(
+        None,
+        description=(
+            "Also judge the canary on labelled live requests against main at every analysis."
+        ),
+    )
 
 
 class LiveQualitySpec(CamelModel):
@@ -398,6 +440,19 @@ class MLModelSpec(CamelModel):
     )
 
 
+class LiveGateResult(CamelModel):
+    """The live gate's last verdict, with its figures."""
+
+    verdict: Literal["passed", "failed", "inconclusive"] = Field(description="The verdict.")
+    metric: str = Field(description="accuracy or mae.")
+    canary: float | None = Field(None, description="The canary's value on labelled requests.")
+    main: float | None = Field(None, description="Main's value on labelled requests.")
+    rows_canary: int = Field(0, ge=0, description="Labelled requests the canary answered.")
+    rows_main: int = Field(0, ge=0, description="Labelled requests main answered.")
+    statistic: float | None = Field(None, description="z (accuracy) or U (mae).")
+    p_value: float | None = Field(None, description="One-sided p-value.")
+
+
 class CanaryState(CamelModel):
     """Restart-safe canary progress (Flagger-style counters)."""
 
@@ -412,6 +467,9 @@ class CanaryState(CamelModel):
     )
     holding_since: datetime | None = Field(
         None, description="Since when it holds without a verdict (progressDeadline counts it)."
+    )
+    live: LiveGateResult | None = Field(
+        None, description="The live gate's last verdict (spec.serving.canary.liveGate)."
     )
 
 

@@ -153,10 +153,48 @@ def _hold(
     return Decision("Hold", held, reason, message)
 
 
+AWAITING_LABELS = "AwaitingLabels"
+
+
+def _await_labels(state: CanaryState, spec: CanarySpec, message: str, now: datetime) -> Decision:
+    """Hold for labels (the live gate is inconclusive); past ``liveGate.maxWait`` in this
+    step, end the canary as ``onMaxWait`` says."""
+    gate = spec.live_gate
+    assert gate is not None
+    since = (state.holding_since if state.holding == AWAITING_LABELS else None) or now
+    held = state.model_copy(
+        update={"last_check_time": now, "holding": AWAITING_LABELS, "holding_since": since}
+    )
+    waited = (now - since).total_seconds()
+    if waited < durations.seconds(gate.max_wait):
+        return Decision("Hold", held, AWAITING_LABELS, message)
+    why = f"not enough labels after {waited:.0f}s (liveGate.maxWait {gate.max_wait}): {message}"
+    if gate.on_max_wait == "promote":
+        return Decision(
+            "Promote",
+            held.model_copy(update={"weight": 100, "step": len(spec.steps) - 1}),
+            "LabelsMissing",
+            f"Promoted by onMaxWait=promote: {why}",
+        )
+    return Decision(
+        "RollBack",
+        held.model_copy(update={"weight": 0}),
+        "LabelsMissing",
+        f"Rolled back by onMaxWait=rollback: {why}",
+    )
+
+
 def decide(
-    state: CanaryState, spec: CanarySpec, results: Sequence[CheckResult] | None, *, now: datetime
+    state: CanaryState,
+    spec: CanarySpec,
+    results: Sequence[CheckResult] | None,
+    *,
+    now: datetime,
+    awaiting: str | None = None,
 ) -> Decision:
-    """The next move after one analysis run. ``results`` None: metrics were unavailable."""
+    """The next move after one analysis run. ``results`` None: metrics were unavailable.
+    ``awaiting``: the live gate could not judge yet (too few labels); it holds the step
+    unless a check failed."""
     if spec.paused:
         return Decision(
             "Hold",
@@ -178,10 +216,12 @@ def decide(
         return _hold(
             state, spec, "NoTraffic", "No requests reached the canary in the window; holding.", now
         )
+    failed = [r for r in results if not r.passed]
+    if awaiting is not None and not failed:
+        return _await_labels(state, spec, awaiting, now)
     state = state.model_copy(
         update={"last_check_time": now, "holding": None, "holding_since": None}
     )
-    failed = [r for r in results if not r.passed]
     if failed:
         count = state.checks_failed + 1
         summary = "; ".join(r.message for r in failed)

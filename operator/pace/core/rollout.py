@@ -140,7 +140,7 @@ def step(
     """Apply one analysis decision to a running canary."""
     candidate = current.candidate_version
     assert candidate is not None
-    own_reason = decision.reason in ("ProgressDeadlineExceeded", "PredictorFailed")
+    own_reason = decision.reason in ("ProgressDeadlineExceeded", "PredictorFailed", "LabelsMissing")
     if decision.action == "Promote":
         return promote(
             current,

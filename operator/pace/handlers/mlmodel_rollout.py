@@ -11,15 +11,27 @@ resumes at the same step.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
 from datetime import datetime
 from typing import Any
 
 import kopf
 
-from pace.adapters import events, metrics, prometheus_api
+from pace.adapters import events, inference_log, metrics, prometheus_api
+from pace.adapters.object_store import ObjectStore
 from pace.api import constants
-from pace.api.mlmodel import MLModel, MLModelStatus
-from pace.core import analysis_queries, audit, canary, durations, rollout, seldon_manifest
+from pace.api.mlmodel import LiveGateResult, MLModel, MLModelStatus
+from pace.core import (
+    analysis_queries,
+    audit,
+    canary,
+    durations,
+    live_gate,
+    live_quality,
+    rollout,
+    seldon_manifest,
+)
 from pace.handlers import auditing, mlmodel_serving, reporting
 from pace.handlers.reconciler import Context
 
@@ -159,6 +171,60 @@ async def _analyse(model: MLModel, memo: Any) -> list[analysis_queries.CheckResu
     return results
 
 
+def _empty_joined() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(columns=["_id", "_index", "_version", "_predicted", "_value", "truth"])
+
+
+def _judge_live(model: MLModel, store: ObjectStore, since_ms: int) -> live_gate.GateResult:
+    """Canary and main on the labelled requests logged since the candidate was registered."""
+    gate = model.spec.serving.canary.live_gate
+    assert gate is not None
+    responses, labels = inference_log.window(store, model.namespace, model.name, since_ms=since_ms)
+    joined = _empty_joined()
+    if not responses.empty and not labels.empty and "_version" in responses.columns:
+        newest, _ = live_quality.newest_labels(labels)
+        joined = live_quality.join(responses, newest)
+        for column in ("_predicted", "_value"):
+            if column not in joined.columns:
+                joined[column] = None
+    versions = joined["_version"]
+    return live_gate.judge(
+        gate.metric,
+        joined[versions == model.status.candidate_version],
+        joined[versions == model.status.serving_version],
+        min_rows=gate.min_labelled_rows,
+        margin=gate.margin,
+        alpha=gate.alpha,
+    )
+
+
+async def _live(model: MLModel, memo: Any) -> live_gate.GateResult | None:
+    """The live gate's verdict (None: no gate, or no object store to read labels from)."""
+    candidate = rollout.find(model.status, model.status.candidate_version)
+    if model.spec.serving.canary.live_gate is None or memo.store is None or candidate is None:
+        return None
+    since = candidate.created_at.timestamp() if candidate.created_at else 0.0
+    return await asyncio.to_thread(_judge_live, model, memo.store, int(since * 1000))
+
+
+def _gate_state(result: live_gate.GateResult) -> LiveGateResult:
+    def finite(value: float | None) -> float | None:
+        return value if value is not None and math.isfinite(value) else None
+
+    return LiveGateResult(
+        verdict=result.verdict,
+        metric=result.metric,
+        canary=finite(result.canary),
+        main=finite(result.main),
+        rows_canary=result.rows_canary,
+        rows_main=result.rows_main,
+        statistic=finite(result.statistic),
+        p_value=finite(result.p_value),
+    )
+
+
 async def advance(
     model: MLModel, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
 ) -> None:
@@ -181,7 +247,23 @@ async def advance(
         if not canary.due(state, spec, now=now):
             return
         results = await _analyse(model, memo) if not spec.paused else []
-        decision = canary.decide(state, spec, results, now=now)
+        if results is None and memo.prometheus is None and spec.live_gate is not None:
+            results = []  # no Prometheus: the live gate alone judges
+        gate = await _live(model, memo) if results is not None and not spec.paused else None
+        awaiting = None
+        if gate is not None and gate.verdict == "inconclusive":
+            awaiting = gate.message
+        elif gate is not None and results is not None:
+            check = analysis_queries.CheckResult(
+                "live-gate", gate.p_value, gate.verdict == "passed", gate.message
+            )
+            results = [*results, check]
+        decision = canary.decide(state, spec, results, now=now, awaiting=awaiting)
+        if gate is not None:
+            live = _gate_state(gate)
+            decision = dataclasses.replace(
+                decision, state=decision.state.model_copy(update={"live": live})
+            )
         label = (
             "hold"
             if decision.action == "Hold" and decision.reason != "CheckFailed"

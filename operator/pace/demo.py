@@ -1,9 +1,14 @@
 """`make demo`: bring up the local stack, apply the samples, and show the closed loop as it
-happens: v1 trained and served → live traffic → inputs shifted → the DriftMonitor flags drift →
-the RetrainPolicy fires → v2 trained, gated, canaried under the traffic and promoted. Then a
-summary (versions, the audit trail as `pace history` prints it, kubectl's view) and PNG charts
-drawn from Prometheus (drift p-values, canary weight, metrics per version) in ``demo-output/``
-(``$PACE_DEMO_OUT``). The stack is torn down at the end or on Ctrl-C, leaving no process behind.
+happens, learning from labelled traffic: v1 trained and served → live traffic whose labels
+arrive a second later (the demo knows the truth of every wine row) → v1's live accuracy →
+inputs shifted → v1's live accuracy falls and the DriftMonitor flags drift → the RetrainPolicy
+fires → v2 trained on the newest labelled live rows (``dataset.recent``), gated, canaried under
+the traffic and judged against v1 on live labels (the statistic printed) → promoted → the
+DriftMonitor finds no drift against v2's reference, the model is Ready again and its live
+accuracy restored. Then a summary (versions, the audit trail as `pace history` prints it,
+kubectl's view) and PNG charts drawn from Prometheus (drift p-values, canary weight, metrics
+per version, live accuracy per version) in ``demo-output/`` (``$PACE_DEMO_OUT``). The stack is
+torn down at the end or on Ctrl-C, leaving no process behind.
 """
 
 from __future__ import annotations
@@ -27,16 +32,19 @@ TRAIN_TIMEOUT = 600.0
 
 
 class Traffic(threading.Thread):
-    """Sends wine rows to the endpoint; counts answers per predictor."""
+    """Sends wine rows to the endpoint; counts answers per predictor; keeps each answered
+    prediction's puid with the row's true class for the labeller."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
         from sklearn.datasets import load_wine
 
-        self.url, self.rows = url, load_wine().data.tolist()
+        wine = load_wine()
+        self.url, self.rows, self.truth = url, wine.data.tolist(), wine.target.tolist()
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.counts: collections.Counter[str] = collections.Counter()
         self.shift: dict[int, float] = {}
+        self.unlabelled: list[dict[str, Any]] = []
 
     def run(self) -> None:
         i = 0
@@ -49,6 +57,11 @@ class Traffic(threading.Thread):
             try:
                 with urllib.request.urlopen(request, timeout=10) as resp:
                     key = f"{resp.headers.get('X-Seldon-Predictor')}:{resp.status}"
+                    puid = json.loads(resp.read()).get("meta", {}).get("puid")
+                if puid:
+                    label = {"id": puid, "truth": self.truth[i % len(self.rows)]}
+                    with self.lock:
+                        self.unlabelled.append(label)
             except urllib.error.HTTPError as err:
                 key = f"{err.headers.get('X-Seldon-Predictor')}:{err.code}"
             except OSError:
@@ -65,6 +78,38 @@ class Traffic(threading.Thread):
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
+
+    def take_labels(self) -> list[dict[str, Any]]:
+        with self.lock:
+            taken, self.unlabelled = self.unlabelled, []
+        return taken
+
+
+class Labeller(threading.Thread):
+    """Posts the truth of the answered predictions to the sink's labels API once a second,
+    as a delayed labelling process would."""
+
+    def __init__(self, traffic: Traffic, url: str) -> None:
+        super().__init__(daemon=True)
+        self.traffic, self.url = traffic, url
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            labels = self.traffic.take_labels()
+            if not labels:
+                continue
+            body = json.dumps({"labels": labels}).encode()
+            request = urllib.request.Request(
+                self.url, data=body, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    self.sent += len(labels)
+            except OSError:
+                with self.traffic.lock:  # the sink is busy: send them with the next batch
+                    self.traffic.unlabelled[:0] = labels
 
 
 class Demo:
@@ -87,8 +132,14 @@ class Demo:
         loaded: dict[str, Any] = json.loads(self.kubectl("get", "mlmodel", name, "-o", "json"))
         return loaded
 
+    def live(self, name: str) -> str:
+        """The model's live quality as kubectl shows it (LIVE column)."""
+        status = self.model(name).get("status", {})
+        return str((status.get("liveQuality") or {}).get("summary") or "no labelled rows yet")
+
     def follow_drift(self, name: str, *, until: bool) -> None:
-        """Print each DriftMonitor verdict until driftDetected equals ``until``."""
+        """Print each DriftMonitor verdict (and the live accuracy) until driftDetected equals
+        ``until``."""
         seen = None
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -97,11 +148,24 @@ class Demo:
             cond = {c["type"]: c for c in status.get("conditions", [])}.get("DriftDetected")
             if cond and (cond["message"], status.get("lastCheck")) != seen:
                 seen = (cond["message"], status.get("lastCheck"))
-                self.stage(f"drift check: {cond['reason']}: {cond['message']}")
+                self.stage(
+                    f"drift check: {cond['reason']}: {cond['message']} | live {self.live(name)}"
+                )
             if status.get("driftDetected") is until:
                 return
             time.sleep(2)
         raise TimeoutError("no drift verdict")
+
+    def wait_live(self, name: str, version: str, rows: int = 100) -> None:
+        """Until ``version`` has live figures over at least ``rows`` labelled predictions."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            versions = self.model(name).get("status", {}).get("versions", [])
+            live = next((v.get("live") for v in versions if v["version"] == version), None)
+            if live and live.get("rows", 0) >= rows:
+                return
+            time.sleep(1)
+        raise TimeoutError(f"no live figures for {name} {version}")
 
     def wait_serving(self, name: str, version: str) -> dict[str, Any]:
         """Until ``version`` serves and the model is Ready (Seldon's status says its predictor
@@ -131,6 +195,9 @@ class Demo:
                     f"{canary.get('weight', '-')} %: {cond.get('message', '')} "
                     f"| traffic {traffic.summary()}"
                 )
+                live = canary.get("live")
+                if live:
+                    print(f"         {_gate_text(live)}", flush=True)
                 traffic.reset()
             if not status.get("candidateVersion") and cond.get("reason") in (
                 "Promoted",
@@ -163,12 +230,15 @@ class Demo:
             [
                 v["version"],
                 v["stage"],
-                ", ".join(f"{k}={x:.3f}" for k, x in sorted(v["metrics"].items())[:3]),
-                (v.get("trigger") or "")[:60],
+                ", ".join(f"{k}={x:.3f}" for k, x in sorted(v["metrics"].items())[:2]),
+                _live_text(v.get("live")),
+                (v.get("dataNote") or "")[:48],
+                (v.get("trigger") or "")[:40],
             ]
             for v in status.get("versions", [])
         ]
-        print(tables.format_table(("VERSION", "STAGE", "METRICS", "TRIGGER"), rows), end="")
+        header = ("VERSION", "STAGE", "OFFLINE", "LIVE", "DATA", "TRIGGER")
+        print(tables.format_table(header, rows), end="")
         self.stage("audit trail: pace history wine (one write-once object per event in MinIO)")
         print(self.pace("history", "wine"), end="")
         self.stage("what kubectl shows: kubectl get pace -o wide")
@@ -221,6 +291,29 @@ class Demo:
         raise TimeoutError(f"training of {name} did not finish in {TRAIN_TIMEOUT:.0f}s")
 
 
+def _gate_text(live: dict[str, Any]) -> str:
+    """The live gate's verdict on one line (status.canary.live)."""
+
+    def number(key: str) -> str:
+        value = live.get(key)
+        return "-" if value is None else f"{value:.3g}"
+
+    return (
+        f"live gate {live.get('verdict')}: canary {live.get('metric')} {number('canary')} "
+        f"(n={live.get('rowsCanary', 0)}) vs main {number('main')} "
+        f"(n={live.get('rowsMain', 0)}); statistic {number('statistic')}, "
+        f"p {number('pValue')}"
+    )
+
+
+def _live_text(live: dict[str, Any] | None) -> str:
+    if not live:
+        return "-"
+    metrics = live.get("metrics") or {}
+    name = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")
+    return f"{name} {metrics.get(name, 0):.3f} n={live.get('rows', 0)}" if name else "-"
+
+
 OUT_DIR = Path(os.environ.get("PACE_DEMO_OUT", Path.cwd() / "demo-output"))
 SHIFT = {0: 1.3, 9: 1.3, 12: 1.3}  # alcohol, color_intensity, proline up by 30 %
 
@@ -235,6 +328,7 @@ def main() -> int:
     state = stack.up()
     demo = Demo(state, started)
     traffic: Traffic | None = None
+    labeller: Labeller | None = None
     try:
         demo.stage(
             f"applying {SAMPLES.relative_to(SAMPLES.parents[1])}/ "
@@ -247,26 +341,50 @@ def main() -> int:
         demo.stage(f"v1 serves 100 % (nothing served before) at {status['endpoint']}")
         traffic = Traffic(status["endpoint"])
         traffic.start()
-        demo.stage("live traffic -> router -> inference log (MinIO); the DriftMonitor checks it")
+        labeller = Labeller(
+            traffic, f"{state.urls['inference-sink'].rstrip('/')}/labels/default/wine"
+        )
+        labeller.start()
+        demo.stage(
+            "live traffic -> router -> inference log (MinIO); each answer's label follows a "
+            "second later (labels API); the DriftMonitor checks the inputs"
+        )
         demo.follow_drift("wine", until=False)
+        demo.wait_live("wine", "v1")
+        demo.stage(f"v1 on labelled live traffic: {demo.live('wine')}")
         demo.stage("shifting the live inputs: alcohol, color_intensity and proline up by 30 %")
         traffic.shift = SHIFT
         demo.follow_drift("wine", until=True)
         trigger = demo.wait_trigger("wine")
         demo.stage(f"RetrainPolicy wine fired ({trigger['request']}): {trigger['reason']}")
-        demo.follow_training("wine", run_prefix="wine-v2")
+        demo.stage(f"v1 live now: {demo.live('wine')}")
+        status = demo.follow_training("wine", run_prefix="wine-v2")
+        v2: dict[str, Any] = next(
+            (v for v in status.get("versions", []) if v["version"] == "v2"), {}
+        )
+        demo.stage(f"v2: {v2.get('dataNote') or 'no recent rows'}")
         traffic.reset()
         demo.follow_canary("wine", traffic)
         status = demo.model("wine").get("status", {})
-        demo.stage(f"{status.get('servingVersion')} serves 100 %; the loop is closed")
+        demo.stage(f"{status.get('servingVersion')} serves 100 %")
+        demo.follow_drift("wine", until=False)
+        ready = demo.wait_serving("wine", str(status.get("servingVersion")))
+        demo.wait_live("wine", str(status.get("servingVersion")))
+        demo.stage(
+            f"no drift against {status.get('servingVersion')}'s reference, phase "
+            f"{ready.get('phase')}; live {demo.live('wine')}: the loop is closed"
+        )
         traffic.stop.set()
-        demo.summary(status)
+        labeller.stop.set()
+        demo.summary(demo.model("wine").get("status", {}))
         demo.charts(wall_start)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
     finally:
         if traffic is not None:
             traffic.stop.set()
+        if labeller is not None:
+            labeller.stop.set()
         demo.stage("stopping the local stack")
         stack.down()
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s (wall time)")

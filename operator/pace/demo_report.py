@@ -44,7 +44,8 @@ def charts(
 ) -> dict[str, Chart]:
     """Query the window ``start``..``end`` (unix seconds) and write one PNG per chart into
     ``out_dir``: ``drift_p_values``, ``canary_weight``, ``version_metrics``,
-    ``serving_version``. ``threshold`` is the drift p-value threshold, drawn dashed.
+    ``serving_version``, ``live_accuracy`` (each version's accuracy on labelled live
+    traffic). ``threshold`` is the drift p-value threshold, drawn dashed.
 
     The points are ``range_step`` apart and the last one is at ``end``, so the latest scrape
     shows; the first may fall up to one step before ``start``. The x axes count from it.
@@ -62,11 +63,15 @@ def charts(
     weight = fetch(selector("pace_canary_weight", **model_labels))
     metric = fetch(selector("pace_model_metric", **model_labels))
     serving = fetch(selector("pace_serving_version_info", **model_labels) + " == 1")
+    live = fetch(
+        "max by (version) (" + selector("pace_live_metric", metric="accuracy", **model_labels) + ")"
+    )
     return {
         "drift_p_values": _drift_chart(drift, monitor, threshold, first, out_dir),
         "canary_weight": _weight_chart(weight, model, first, out_dir),
         "version_metrics": _metrics_chart(metric, model, out_dir),
         "serving_version": _serving_chart(serving, model, first, out_dir),
+        "live_accuracy": _live_chart(live, model, first, out_dir),
     }
 
 
@@ -90,7 +95,7 @@ def range_step(start: float, end: float, max_points: int = MAX_POINTS) -> float:
     return float(max(1, math.ceil((end - start) / max(1, max_points - 1))))
 
 
-def selector(metric: str, **labels: str) -> str:
+def selector(metric: str, /, **labels: str) -> str:
     """``metric{k="v",...}`` with the label values escaped as PromQL strings."""
     matchers = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
     return f"{metric}{{{matchers}}}"
@@ -176,6 +181,18 @@ def _serving_chart(series: list[Series], model: str, t0: float, out_dir: Path) -
         label_key="version",
         path=out_dir / "serving-version.png",
         step=True,
+        t0=t0,
+    )
+    return _chart(path, series, "version")
+
+
+def _live_chart(series: list[Series], model: str, t0: float, out_dir: Path) -> Chart:
+    path = report_charts.line_chart(
+        series,
+        title=f"Live accuracy per version, labelled traffic ({model})",
+        ylabel="accuracy",
+        label_key="version",
+        path=out_dir / "live-accuracy.png",
         t0=t0,
     )
     return _chart(path, series, "version")

@@ -127,6 +127,7 @@ class OperatorGauges:
     weight: Gauge
     metric: Gauge
     serving: Gauge
+    live: Gauge
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> OperatorGauges:
@@ -138,6 +139,9 @@ class OperatorGauges:
             weight=gauge("pace_canary_weight", ["namespace", "model"]),
             metric=gauge("pace_model_metric", ["namespace", "model", "version", "metric"]),
             serving=gauge("pace_serving_version_info", ["namespace", "model", "version"]),
+            live=gauge(
+                "pace_live_metric", ["namespace", "model", "version", "predictor", "metric"]
+            ),
         )
 
 
@@ -151,18 +155,25 @@ def play_a_rollout(g: OperatorGauges, prometheus: PrometheusApi) -> None:
     g.metric.labels("demo", "wine", "v1", "accuracy").set(0.90)
     g.metric.labels("demo", "wine", "v1", "f1").set(0.85)
     g.serving.labels("demo", "wine", "v1").set(1)
+    g.live.labels("demo", "wine", "v1", "main", "accuracy").set(0.97)
+    g.live.labels("demo", "wine", "v1", "main", "f1_macro").set(0.96)
     g.weight.labels("demo", "wine").set(0)
     hold(prometheus, 'pace_canary_weight{model="wine"}', 0)
     g.drift.labels("demo", "wine-drift", "f1").set(0.001)
     g.metric.labels("demo", "wine", "v2", "accuracy").set(0.95)
     g.metric.labels("demo", "wine", "v2", "f1").set(0.92)
     g.weight.labels("demo", "wine").set(50)
+    g.live.labels("demo", "wine", "v1", "main", "accuracy").set(0.91)
+    g.live.labels("demo", "wine", "v2", "canary", "accuracy").set(0.99)
     hold(prometheus, 'pace_canary_weight{model="wine"}', 50)
     g.serving.labels("demo", "wine", "v1").set(0)
     g.serving.labels("demo", "wine", "v2").set(1)
     g.weight.labels("demo", "wine").set(100)
     hold(prometheus, 'pace_canary_weight{model="wine"}', 100)
+    g.live.remove("demo", "wine", "v2", "canary", "accuracy")
+    g.live.labels("demo", "wine", "v2", "main", "accuracy").set(0.99)
     hold(prometheus, 'pace_serving_version_info{version="v2"}', 1)
+    hold(prometheus, 'pace_live_metric{version="v2",predictor="main"}', 0.99)
 
 
 def test_demo_report_charts_what_prometheus_recorded(
@@ -186,6 +197,7 @@ def test_demo_report_charts_what_prometheus_recorded(
         "canary_weight": out / "canary-weight.png",
         "version_metrics": out / "version-metrics.png",
         "serving_version": out / "serving-version.png",
+        "live_accuracy": out / "live-accuracy.png",
     }
     for chart in written.values():
         data = chart.path.read_bytes()
@@ -197,6 +209,7 @@ def test_demo_report_charts_what_prometheus_recorded(
         "canary_weight": (1, ("wine",)),
         "version_metrics": (4, ("v1", "v2")),
         "serving_version": (2, ("v1", "v2")),
+        "live_accuracy": (2, ("v1", "v2")),  # one line per version, whichever predictor
     }
     table = demo_report.charts_table(written).splitlines()
     assert table[0].split() == ["CHART", "SERIES", "LEGEND", "FILE"]
@@ -216,5 +229,5 @@ def test_demo_report_with_nothing_recorded_draws_no_data_charts(
         end=now,
         out_dir=tmp_path,
     )
-    assert len(written) == 4
+    assert len(written) == 5
     assert all(c.series == 0 and c.legend == () and c.path.is_file() for c in written.values())

@@ -127,3 +127,12 @@ def test_no_labels_or_no_responses() -> None:
     assert lq.measure("classification", empty, empty, now=0).versions == {}
     got = lq.measure("classification", empty, labels([("p", 0, "a", 0.0)]), now=100.0)
     assert (got.versions, got.unmatched) == ({}, 1)
+
+
+def test_macro_f1_matches_sklearn_with_classes_on_one_side_only() -> None:
+    rng = np.random.default_rng(5)
+    truth = pd.Series(rng.choice(["a", "b", "c", "d"], 500))
+    predicted = pd.Series(rng.choice(["a", "b", "c", "e"], 500))  # d never predicted, e never true
+    assert lq.macro_f1(truth, predicted) == pytest.approx(
+        f1_score(truth, predicted, average="macro", zero_division=0)
+    )

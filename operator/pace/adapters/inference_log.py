@@ -30,18 +30,22 @@ def batch_keys(keys: list[str], kind: Kind, *, since_ms: int) -> list[str]:
 
 
 def read(store: ObjectStore, keys: list[str]) -> Any:
-    """The rows of these batches in one DataFrame (empty when none)."""
+    """The rows of these batches in one DataFrame (empty when none): fetched and decoded in
+    parallel as Arrow tables, concatenated (columns one batch lacks are null there), turned
+    into pandas once."""
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     if not keys:
         return pd.DataFrame()
 
     def fetch(key: str) -> Any:
-        return pd.read_parquet(io.BytesIO(store.get(key)))
+        return pq.read_table(io.BytesIO(store.get(key)))
 
     with ThreadPoolExecutor(max_workers=FETCHERS) as pool:
-        frames = list(pool.map(fetch, keys))
-    return pd.concat(frames, ignore_index=True, sort=False)
+        tables = list(pool.map(fetch, keys))
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
 def window(store: ObjectStore, namespace: str, model: str, *, since_ms: int) -> tuple[Any, Any]:

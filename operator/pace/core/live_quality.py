@@ -87,36 +87,49 @@ def newest_labels(labels: Any) -> tuple[Any, int]:
     return newest, len(labels) - len(newest)
 
 
-def join(responses: Any, labels: Any) -> Any:
-    """Responses with the label of their row (only rows that have one)."""
+def join(responses: Any, labels: Any, *, keep_unmatched: bool = False) -> Any:
+    """Responses with the label of their row (only rows that have one). ``keep_unmatched``:
+    labels without a logged response stay too, marked ``_merge == "right_only"``."""
     keep = [c for c in responses.columns if c in ("_id", "_index", "_version") or c[:1] != "_"]
     keep += [c for c in responses.columns if c in ("_predicted", "_value") or c.startswith(PROBA)]
     answered = responses[list(dict.fromkeys(keep))].drop_duplicates(["_id", "_index"])
-    return answered.merge(labels[["_id", "_index", "truth"]], on=["_id", "_index"], how="inner")
+    labelled = labels[["_id", "_index", "truth", "_ts"]].rename(columns={"_ts": "_labelled"})
+    if not keep_unmatched:
+        return answered.merge(labelled, on=["_id", "_index"], how="inner")
+    return answered.merge(labelled, on=["_id", "_index"], how="right", indicator=True)
+
+
+def macro_f1(truth: Any, predicted: Any) -> float:
+    """Macro F1 over the classes seen in either (as scikit-learn's ``f1_score(average=
+    "macro", zero_division=0)``), from per-class counts: vectorised, for a million rows."""
+    import pandas as pd
+
+    classes = pd.Index(pd.unique(pd.concat([truth, predicted], ignore_index=True)))
+    hits = truth.to_numpy() == predicted.to_numpy()
+    tp = truth[hits].value_counts().reindex(classes, fill_value=0)
+    true_counts = truth.value_counts().reindex(classes, fill_value=0)
+    predicted_counts = predicted.value_counts().reindex(classes, fill_value=0)
+    denominator = true_counts + predicted_counts  # 2tp + fp + fn
+    scores = (2 * tp / denominator.where(denominator > 0)).fillna(0.0)
+    return float(scores.mean())
 
 
 def classification(frame: Any) -> tuple[dict[str, float], Interval | None, int]:
     """Accuracy, macro F1 and (with logged probabilities) log loss of joined rows."""
     import numpy as np
-    from sklearn.metrics import f1_score
+    import pandas as pd
 
-    truth = frame["truth"].astype(str).to_numpy()
-    predicted = frame["_predicted"].astype(str).to_numpy()
-    hits = truth == predicted
+    truth = frame["truth"].astype(str).reset_index(drop=True)
+    predicted = frame["_predicted"].astype(str).reset_index(drop=True)
+    hits = truth.to_numpy() == predicted.to_numpy()
     n = int(hits.size)
-    metrics = {
-        "accuracy": float(hits.mean()),
-        "f1_macro": float(f1_score(truth, predicted, average="macro", zero_division=0)),
-    }
+    metrics = {"accuracy": float(hits.mean()), "f1_macro": macro_f1(truth, predicted)}
     proba = [c for c in frame.columns if c.startswith(PROBA)]
     if proba:
         classes = [c[len(PROBA) :] for c in proba]
         matrix = frame[proba].to_numpy(dtype=float)
-        position = {name: i for i, name in enumerate(classes)}
-        index = np.array([position.get(t, -1) for t in truth])
-        given = np.where(
-            index >= 0, matrix[np.arange(n), np.clip(index, 0, None)], 0.0
-        )  # a label the model has no class for gets probability 0
+        index = pd.Categorical(truth, categories=classes).codes  # -1: not a class of the model
+        given = np.where(index >= 0, matrix[np.arange(n), np.clip(index, 0, None)], 0.0)
         given = np.nan_to_num(given, nan=0.0)
         metrics["log_loss"] = float(-np.log(np.clip(given, EPS, 1.0)).mean())
     low, high = wilson(int(hits.sum()), n)
@@ -148,16 +161,13 @@ def measure(
         return Outcome({}, labels=0, duplicates=0, unmatched=0, pending=0)
     newest, duplicates = newest_labels(labels)
     if responses.empty or "_version" not in responses.columns:
-        joined = newest.iloc[0:0].assign(_version="")
+        joined, loose = newest.iloc[0:0].assign(_version=""), newest["_ts"].astype(float)
     else:
-        joined = join(responses[responses["_version"].notna()], newest)
-    matched = set(zip(joined["_id"], joined["_index"], strict=True))
-    loose = [
-        ts
-        for ident, index, ts in zip(newest["_id"], newest["_index"], newest["_ts"], strict=True)
-        if (ident, index) not in matched
-    ]
-    pending = sum(1 for ts in loose if now - float(ts) < grace_seconds)
+        both = join(responses[responses["_version"].notna()], newest, keep_unmatched=True)
+        matched = both["_merge"] == "both"
+        joined = both[matched]
+        loose = both.loc[~matched, "_labelled"].astype(float)
+    pending = int((now - loose < grace_seconds).sum())
     score = classification if task == "classification" else regression
     versions: dict[str, VersionQuality] = {}
     for version, rows in joined.groupby("_version", sort=True):

@@ -25,7 +25,8 @@ from pace.demo import Traffic as LabelledTraffic
 from pace.localstack import processes
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_closed_loop import create, status
-from tests.e2e.test_train_and_register import SAMPLES, operator_env
+from tests.e2e.test_live_quality import labelled_operator_env
+from tests.e2e.test_train_and_register import SAMPLES
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
 from tests.servers.serving import ServingRuntime, running_prometheus
@@ -60,14 +61,9 @@ def test_retraining_on_labelled_live_rows_clears_drift_and_the_control_does_not(
         tmp_path / "prom",
         {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
     )
-    prom_info = next(prom)
-    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
-    env |= {
-        "PACE_PROMETHEUS_URL": prom_info.url,
-        "PACE_SERVING_GATEWAY": serving.url,
-        "PACE_INFERENCE_SINK_PORT": str(sink_port),
-        "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
-    }
+    env = labelled_operator_env(
+        kube_cluster, namespace, minio_server, s3_settings, serving, tmp_path, next(prom), sink_port
+    )
     names = ("learner", "control")
     running: list[Any] = []
     try:

@@ -9,9 +9,11 @@ seldon-core microservice), the operator with its inference sink.
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -33,6 +35,49 @@ from tests.e2e.test_train_and_register import get, operator_env, wine
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
 from tests.servers.serving import ServingRuntime, running_prometheus
+
+
+def labelled_operator_env(
+    cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    serving: ServingRuntime,
+    tmp_path: Path,
+    prometheus: Any,
+    sink_port: int,
+) -> dict[str, str]:
+    """The operator's settings with Prometheus, the serving gateway and its inference sink
+    (which takes the labels)."""
+    env = operator_env(cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    return env | {
+        "PACE_PROMETHEUS_URL": prometheus.url,
+        "PACE_SERVING_GATEWAY": serving.url,
+        "PACE_INFERENCE_SINK_PORT": str(sink_port),
+        "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
+    }
+
+
+def serve_v1_then_retrain(cluster: Cluster, namespace: str, canary_spec: dict[str, Any]) -> None:
+    """The sample wine model with this canary: v1 serves, then a training change asks for v2."""
+    body = wine("wine", serving={"canary": canary_spec})
+    cluster.custom.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+    )
+    eventually(
+        lambda: get(cluster, namespace, "wine").get("status", {}).get("servingVersion") == "v1",
+        timeout=300,
+        interval=1,
+        what="v1 serving",
+    )
+    cluster.custom.patch_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        "wine",
+        {"spec": {"training": {"hyperparameters": {"n_estimators": 30}}}},
+    )
 
 
 def post(url: str, message: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -257,14 +302,9 @@ def test_the_live_gate_holds_without_labels_and_rolls_back_a_candidate_worse_on_
         tmp_path / "prom",
         {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
     )
-    prom_info = next(prom)
-    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
-    env |= {
-        "PACE_PROMETHEUS_URL": prom_info.url,
-        "PACE_SERVING_GATEWAY": serving.url,
-        "PACE_INFERENCE_SINK_PORT": str(sink_port),
-        "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
-    }
+    env = labelled_operator_env(
+        kube_cluster, namespace, minio_server, s3_settings, serving, tmp_path, next(prom), sink_port
+    )
     data = load_wine()
     store = ObjectStore(s3_settings)
     canary_spec = {
@@ -275,27 +315,7 @@ def test_the_live_gate_holds_without_labels_and_rolls_back_a_candidate_worse_on_
     }
     try:
         with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
-            body = wine("wine", serving={"canary": canary_spec})
-            kube_cluster.custom.create_namespaced_custom_object(
-                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
-            )
-            eventually(
-                lambda: (
-                    get(kube_cluster, namespace, "wine").get("status", {}).get("servingVersion")
-                    == "v1"
-                ),
-                timeout=300,
-                interval=1,
-                what="v1 serving",
-            )
-            kube_cluster.custom.patch_namespaced_custom_object(
-                constants.GROUP,
-                constants.VERSION,
-                namespace,
-                constants.MLMODEL_PLURAL,
-                "wine",
-                {"spec": {"training": {"hyperparameters": {"n_estimators": 30}}}},
-            )
+            serve_v1_then_retrain(kube_cluster, namespace, canary_spec)
             base = f"{serving.url}/seldon/{namespace}/wine/api/v1.0"
 
             def send_labelled(n: int) -> None:
@@ -366,4 +386,105 @@ def test_the_live_gate_holds_without_labels_and_rolls_back_a_candidate_worse_on_
             # Success rate passed throughout: the live gate alone failed the canary.
             assert "request-success-rate" not in message
     finally:
+        prom.close()
+
+
+def test_a_shadow_is_judged_on_live_labels_and_never_answers_a_client(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    serving: ServingRuntime,
+    tmp_path: Path,
+) -> None:
+    """strategy: shadow: v2 gets a mirrored copy of every request, its answers are logged
+    (with the request's puid) and never returned (every response checked); it holds for
+    labels, then the live gate passes it and it is promoted."""
+    metrics_port, sink_port = processes.free_port(), processes.free_port()
+    prom = running_prometheus(
+        tmp_path / "prom",
+        {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
+    )
+    env = labelled_operator_env(
+        kube_cluster, namespace, minio_server, s3_settings, serving, tmp_path, next(prom), sink_port
+    )
+    data = load_wine()
+    store = ObjectStore(s3_settings)
+    canary_spec = {
+        "strategy": "shadow",
+        "steps": [100],
+        "interval": "3s",
+        "maxFailedChecks": 0,
+        "liveGate": {"minLabelledRows": 15, "margin": 0.1, "maxWait": "5m"},
+    }
+    answered_by: collections.Counter[str] = collections.Counter()
+    stop = threading.Event()
+
+    def labelled_traffic(base: str) -> None:
+        i = 0
+        while not stop.is_set():
+            row = data.data[i % len(data.data)].tolist()
+            answer, headers = post(f"{base}/predictions", {"data": {"ndarray": [row]}})
+            answered_by[headers["X-Seldon-Predictor"]] += 1
+            post(
+                f"http://127.0.0.1:{sink_port}/labels/{namespace}/wine",
+                {"labels": [{"id": answer["meta"]["puid"], "truth": int(data.target[i % 178])}]},
+            )
+            i += 1
+            time.sleep(0.05)
+
+    sender: threading.Thread | None = None
+    try:
+        with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
+            serve_v1_then_retrain(kube_cluster, namespace, canary_spec)
+
+            def shadow_state() -> dict[str, Any] | None:
+                st = get(kube_cluster, namespace, "wine")["status"]
+                canary = st.get("canary") or {}
+                if st.get("candidateVersion") == "v2" and canary.get("shadow"):
+                    return canary
+                return None
+
+            started = eventually(shadow_state, timeout=300, interval=0.5, what="v2 shadow")
+            assert started["weight"] == 0
+            sdep_spec = kube_cluster.custom.get_namespaced_custom_object(
+                "machinelearning.seldon.io", "v1", namespace, "seldondeployments", "wine"
+            )["spec"]["predictors"]
+            assert {(p["name"], p["traffic"], p.get("shadow", False)) for p in sdep_spec} == {
+                ("main", 100, False),
+                ("shadow", 0, True),
+            }
+            eventually(
+                lambda: (s := shadow_state()) and s.get("holding") == "AwaitingLabels",
+                timeout=120,
+                interval=0.5,
+                what="the shadow waiting for labels",
+            )
+            base = f"{serving.url}/seldon/{namespace}/wine/api/v1.0"
+            sender = threading.Thread(target=labelled_traffic, args=(base,), daemon=True)
+            sender.start()
+            final = eventually(
+                lambda: (
+                    (st := get(kube_cluster, namespace, "wine")["status"]).get("servingVersion")
+                    == "v2"
+                    and st
+                ),
+                timeout=180,
+                interval=0.5,
+                what="v2 promoted from the shadow",
+            )
+            stop.set()
+            sender.join(timeout=30)
+            # Every answer a client got came from main.
+            assert set(answered_by) == {"main"}, answered_by
+            assert answered_by["main"] >= 15
+            history = audit_log.read_history(store, namespace, "wine")
+            promoted = [r for r in history if r["type"] == "Promoted"][-1]["message"]
+            assert "The shadow passed every check on live labels: promoting." in promoted
+            assert final.get("candidateVersion") is None
+            # The shadow's answers were logged for the same requests, under v2.
+            v2 = next(v for v in final["versions"] if v["version"] == "v2")
+            assert v2["stage"] == "production"
+    finally:
+        stop.set()
         prom.close()

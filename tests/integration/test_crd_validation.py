@@ -287,6 +287,12 @@ INVALID = [
         "spec.dataset.recent.mode",
     ),
     (
+        "shadow-without-live-gate",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.serving.canary", {"strategy": "shadow"}),
+        "spec.serving.canary.liveGate",
+    ),
+    (
         "live-window",
         constants.MLMODEL_PLURAL,
         _with(_MODEL, "spec.liveQuality.window", "a day"),

@@ -94,3 +94,35 @@ def test_a_failed_check_is_not_hidden_by_waiting_for_labels() -> None:
     bad = [CheckResult("request-success-rate", 0.5, False, "success rate 0.5 < 0.99")]
     decision = canary.decide(STATE, SPEC, bad, now=NOW, awaiting="waiting for labels")
     assert decision.reason in ("CheckFailed", "AnalysisFailed")
+
+
+SHADOW = CanarySpec.model_validate(
+    {"strategy": "shadow", "steps": [25, 100], "liveGate": {"minLabelledRows": 10}}
+)
+
+
+def test_a_shadow_starts_at_no_traffic_and_promotes_once_the_gate_passes() -> None:
+    started = canary.start(SHADOW, has_serving=True, now=NOW)
+    assert (started.action, started.reason) == ("Advance", "ShadowStarted")
+    assert (started.state.shadow, started.state.weight) == (True, 0)
+    assert canary.predictor_of(started.state) == "shadow"
+    ready = canary.wait_for_predictor(started.state, SHADOW, ready=True, failed=None, now=NOW)
+    assert ready is not None
+    waiting = canary.decide(ready.state, SHADOW, [], now=NOW, awaiting="too few labels")
+    assert waiting.reason == "AwaitingLabels"
+    gate = CheckResult("live-gate", 0.9, True, "live gate: ... passed")
+    done = canary.decide(waiting.state, SHADOW, [gate], now=NOW + timedelta(seconds=40))
+    assert (done.action, done.reason, done.state.weight) == ("Promote", "Promoted", 100)
+    failed = CheckResult("live-gate", 0.001, False, "live gate: worse")
+    strict = SHADOW.model_copy(update={"max_failed_checks": 0})
+    assert canary.decide(ready.state, strict, [failed], now=NOW).action == "RollBack"
+
+
+def test_after_a_shadow_the_progressive_steps_can_follow() -> None:
+    spec = SHADOW.model_copy(update={"after_shadow": "progressive"})
+    state = CanaryState(weight=0, step=0, shadow=True, last_step_time=NOW)
+    gate = CheckResult("live-gate", 0.9, True, "passed")
+    moved = canary.decide(state, spec, [gate], now=NOW)
+    assert (moved.action, moved.state.shadow, moved.state.weight) == ("Advance", False, 25)
+    assert moved.state.holding == canary.STARTING  # waits for the canary predictor
+    assert canary.predictor_of(moved.state) == "canary"

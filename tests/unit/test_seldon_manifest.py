@@ -78,3 +78,19 @@ def test_endpoint() -> None:
     assert seldon_manifest.endpoint("http://127.0.0.1:1/", namespace="n", name="m") == (
         "http://127.0.0.1:1/seldon/n/m/api/v1.0/predictions"
     )
+
+
+def test_a_shadow_candidate_is_seldons_shadow_predictor() -> None:
+    sd = seldon_manifest.build(
+        MODEL,
+        serving=version("v1"),
+        candidate=version("v2"),
+        canary_weight=0,
+        secret_name="s",
+        log_url="http://sink/",
+        shadow=True,
+    )
+    main, shadow = sd["spec"]["predictors"]
+    assert (main["name"], main["traffic"]) == ("main", 100)
+    assert (shadow["name"], shadow["traffic"], shadow["shadow"]) == ("shadow", 0, True)
+    assert shadow["graph"]["logger"]["url"] == "http://sink/versions/v2"

@@ -338,6 +338,11 @@ class CanarySpec(CamelModel):
     model_config = CamelModel.model_config | {
         "json_schema_extra": validations(
             cel(
+                "!has(self.strategy) || self.strategy != 'shadow' || has(self.liveGate)",
+                "strategy shadow needs a liveGate (a shadow is judged on live labels only)",
+                field_path=".liveGate",
+            ),
+            cel(
                 "!has(self.steps) || self.steps.isSorted()",
                 "steps must be strictly increasing",
                 field_path=".steps",
@@ -350,6 +355,18 @@ class CanarySpec(CamelModel):
         )
     }
 
+    strategy: Literal["progressive", "shadow"] = Field(
+        "progressive",
+        description=(
+            "progressive: the candidate takes the steps' share of traffic. shadow: it gets a "
+            "mirrored copy of live traffic, its answers are logged and never returned, and it "
+            "is judged by the liveGate before any user sees it; then afterShadow."
+        ),
+    )
+    after_shadow: Literal["promote", "progressive"] = Field(
+        "promote",
+        description="After a passed shadow: promote at once, or go through the steps.",
+    )
     steps: list[int] = Field(
         default_factory=lambda: [10, 25, 50, 100],
         min_length=1,
@@ -470,6 +487,9 @@ class CanaryState(CamelModel):
     )
     live: LiveGateResult | None = Field(
         None, description="The live gate's last verdict (spec.serving.canary.liveGate)."
+    )
+    shadow: bool = Field(
+        False, description="The candidate runs as a shadow (mirrored traffic, answers unused)."
     )
 
 

@@ -32,8 +32,28 @@ class Decision:
     message: str
 
 
+def predictor_of(state: CanaryState) -> str:
+    """The SeldonDeployment predictor that runs the candidate."""
+    return "shadow" if state.shadow else "canary"
+
+
 def start(spec: CanarySpec, *, has_serving: bool, now: datetime) -> Decision:
     """The first step of a new canary (or straight promotion when nothing serves)."""
+    if has_serving and spec.strategy == "shadow":
+        return Decision(
+            "Advance",
+            CanaryState(
+                weight=0,
+                step=0,
+                shadow=True,
+                last_step_time=now,
+                holding=STARTING,
+                holding_since=now,
+            ),
+            "ShadowStarted",
+            "Shadow started: the candidate gets a mirrored copy of live traffic; its answers "
+            "are logged and never returned.",
+        )
     if not has_serving:
         return Decision(
             "Promote",
@@ -184,6 +204,37 @@ def _await_labels(state: CanaryState, spec: CanarySpec, message: str, now: datet
     )
 
 
+def _after_shadow(state: CanaryState, spec: CanarySpec, now: datetime) -> Decision:
+    """A shadow that passed: promoted at once, or it starts the progressive steps (waiting
+    for its canary predictor first)."""
+    if spec.after_shadow == "promote" or spec.steps[0] >= 100:
+        return Decision(
+            "Promote",
+            state.model_copy(
+                update={"weight": 100, "step": len(spec.steps) - 1, "last_step_time": now}
+            ),
+            "Promoted",
+            "The shadow passed every check on live labels: promoting.",
+        )
+    weight = spec.steps[0]
+    return Decision(
+        "Advance",
+        state.model_copy(
+            update={
+                "shadow": False,
+                "weight": weight,
+                "step": 0,
+                "last_step_time": now,
+                "last_check_time": None,
+                "holding": STARTING,
+                "holding_since": now,
+            }
+        ),
+        "Advanced",
+        f"The shadow passed every check on live labels: canary at {weight} % of traffic.",
+    )
+
+
 def decide(
     state: CanaryState,
     spec: CanarySpec,
@@ -240,6 +291,8 @@ def decide(
             f"Analysis failed ({count}/{spec.max_failed_checks} tolerated): {summary}",
         )
     passed = state.checks_passed + 1
+    if state.shadow:
+        return _after_shadow(state.model_copy(update={"checks_passed": passed}), spec, now)
     if state.step + 1 >= len(spec.steps) or spec.steps[state.step + 1] >= 100:
         return Decision(
             "Promote",

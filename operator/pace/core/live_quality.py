@@ -92,7 +92,9 @@ def join(responses: Any, labels: Any, *, keep_unmatched: bool = False) -> Any:
     labels without a logged response stay too, marked ``_merge == "right_only"``."""
     keep = [c for c in responses.columns if c in ("_id", "_index", "_version") or c[:1] != "_"]
     keep += [c for c in responses.columns if c in ("_predicted", "_value") or c.startswith(PROBA)]
-    answered = responses[list(dict.fromkeys(keep))].drop_duplicates(["_id", "_index"])
+    # A shadow answers the same request (same puid) as main: one row per version.
+    unique = ["_id", "_index", "_version"] if "_version" in responses.columns else ["_id", "_index"]
+    answered = responses[list(dict.fromkeys(keep))].drop_duplicates(unique)
     labelled = labels[["_id", "_index", "truth", "_ts"]].rename(columns={"_ts": "_labelled"})
     if not keep_unmatched:
         return answered.merge(labelled, on=["_id", "_index"], how="inner")

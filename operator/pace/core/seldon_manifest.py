@@ -71,15 +71,23 @@ def build(
     canary_weight: int,
     secret_name: str,
     log_url: str | None = None,
+    shadow: bool = False,
 ) -> dict[str, Any]:
-    """The SeldonDeployment for the current rollout state."""
+    """The SeldonDeployment for the current rollout state. ``shadow``: the candidate runs as
+    Seldon's shadow predictor (``shadow: true``, traffic 0: it receives a mirrored copy of the
+    requests and its answers are never returned)."""
     weight = canary_weight if candidate is not None else 0
     if not 0 <= weight <= 100:
         raise ValueError(f"canary weight {weight} outside 0-100")
     predictors = [
         _predictor(model, "main", serving, 100 - weight, secret_name=secret_name, log_url=log_url)
     ]
-    if candidate is not None and weight > 0:
+    if candidate is not None and shadow:
+        mirrored = _predictor(
+            model, "shadow", candidate, 0, secret_name=secret_name, log_url=log_url
+        )
+        predictors.append({**mirrored, "shadow": True})
+    elif candidate is not None and weight > 0:
         predictors.append(
             _predictor(model, "canary", candidate, weight, secret_name=secret_name, log_url=log_url)
         )

@@ -57,6 +57,7 @@ async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: 
         canary_weight=weight,
         secret_name=memo.config.serving_secret,
         log_url=memo.config.inference_log_url,
+        shadow=bool(result.canary and candidate and result.canary.shadow),
     )
     await asyncio.to_thread(
         memo.kube.apply_object, "machinelearning.seldon.io", "v1", "seldondeployments", manifest
@@ -238,7 +239,7 @@ async def advance(
     state, spec = current.canary, model.spec.serving.canary
     if state is None or current.candidate_version is None:
         return
-    verdict = mlmodel_serving.predictor_readiness(model, ctx, "canary")
+    verdict = mlmodel_serving.predictor_readiness(model, ctx, canary.predictor_of(state))
     failed = verdict.message if verdict.reason == "PredictorFailed" else None
     decision = canary.wait_for_predictor(state, spec, ready=verdict.ready, failed=failed, now=now)
     if decision is not None and decision.state == state:
@@ -246,7 +247,8 @@ async def advance(
     if decision is None:
         if not canary.due(state, spec, now=now):
             return
-        results = await _analyse(model, memo) if not spec.paused else []
+        # A shadow answers nobody: the live gate alone judges it (so it does without Prometheus).
+        results = await _analyse(model, memo) if not (spec.paused or state.shadow) else []
         if results is None and memo.prometheus is None and spec.live_gate is not None:
             results = []  # no Prometheus: the live gate alone judges
         gate = await _live(model, memo) if results is not None and not spec.paused else None

@@ -4,7 +4,8 @@ Watches SeldonDeployments and runs, per predictor, the seldon-core 1.19 microser
 serving environment (.venv-serving) with `PaceModel`, which loads the predictor's version from
 MinIO. One router port splits each deployment's requests by the predictors' current traffic
 weights (smooth weighted round robin, so the split is exact over any window), forwards
-feedback to `main`, gives every prediction a puid (``meta.puid``, header ``Seldon-Puid``) and
+feedback to `main`, mirrors requests to `shadow: true` predictors (their answers are logged and
+never returned), gives every prediction a puid (``meta.puid``, header ``Seldon-Puid``) and
 posts request, response and feedback to the predictor's logger URL as Seldon's executor does,
 and exposes per-predictor counts, status codes and latency histograms under the Seldon
 executor's metric names, so the same PromQL works in a cluster and here.
@@ -199,6 +200,7 @@ class Deployment:
     predictors: dict[str, Predictor] = field(default_factory=dict)
     current: dict[str, int] = field(default_factory=dict)  # smooth-WRR counters
     failures: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # uri, why, when
+    shadows: set[str] = field(default_factory=set)  # predictors with `shadow: true`
     reported: dict[str, Any] | None = None  # the status last written
 
     def choose(self) -> Predictor | None:
@@ -280,6 +282,7 @@ class Runtime:
             for name in set(dep.predictors) - set(wanted):
                 self._retire(dep.predictors.pop(name))
             dep.weights = {n: int(p.get("traffic", 0)) for n, p in wanted.items()}
+            dep.shadows = {n for n, p in wanted.items() if p.get("shadow")}
             for n, w in dep.weights.items():
                 WEIGHT.labels(namespace=key[0], deployment_name=key[1], predictor_name=n).set(w)
             await self._report(item, dep, wanted)
@@ -428,6 +431,12 @@ class Runtime:
         ).observe(time.perf_counter() - started)
         if service == "predictions":
             payload = answered_with_puid(payload, puid)
+            for shadow in sorted(dep.shadows & set(dep.predictors)):  # mirrored, never returned
+                task = asyncio.create_task(
+                    self._mirror(dep.predictors[shadow], namespace, name, body, puid)
+                )
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
         if pred.log_url:  # as the executor's logger (mode all): after the answer
             logged = (
                 [("request", body), ("response", payload)]
@@ -446,6 +455,34 @@ class Runtime:
             content_type="application/json",
             headers={"X-Seldon-Predictor": pred.name, PUID_HEADER: puid},
         )
+
+    async def _mirror(
+        self, pred: Predictor, namespace: str, name: str, body: bytes, puid: str
+    ) -> None:
+        """Send a copy of the request to a shadow predictor, as Seldon's shadow does: its
+        answer is counted and logged (with the same puid) and never returned."""
+        assert self.session is not None
+        started = time.perf_counter()
+        try:
+            async with self.session.post(
+                f"http://127.0.0.1:{pred.port}/api/v1.0/predictions",
+                data=body,
+                headers={"Content-Type": "application/json", PUID_HEADER: puid},
+            ) as resp:
+                payload, code = await resp.read(), resp.status
+        except aiohttp.ClientError:
+            payload, code = b"", 503
+        REQUESTS.labels(
+            namespace=namespace,
+            deployment_name=name,
+            predictor_name=pred.name,
+            service="predictions",
+            method="post",
+            code=str(code),
+        ).observe(time.perf_counter() - started)
+        if pred.log_url and code == 200:
+            payload = answered_with_puid(payload, puid)
+            await self._log(pred, namespace, name, puid, [("request", body), ("response", payload)])
 
     async def _log(
         self,

@@ -42,16 +42,24 @@ def data_parts(metadata: dict[str, Any]) -> dict[str, Any]:
     (nothing when the spec asks for no recent data)."""
     if "recent_rows" not in metadata:
         return {}
+
+    def count(key: str) -> int:  # artifact metadata passes numbers as floats
+        return int(metadata.get(key) or 0)
+
+    window = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in dict(metadata.get("recent_window") or {}).items()
+    }
     return {
-        "base": {"rows": metadata.get("base_rows"), "hash": metadata.get("base_hash")},
+        "base": {"rows": count("base_rows"), "hash": metadata.get("base_hash")},
         "recent": {
             "source": metadata.get("recent_source"),
-            "window": metadata.get("recent_window"),
+            "window": window,
             "mode": metadata.get("recent_mode"),
             "until": metadata.get("recent_until"),
-            "rows": metadata.get("recent_rows"),
-            "found": metadata.get("recent_found"),
-            "dropped": metadata.get("recent_dropped"),
+            "rows": count("recent_rows"),
+            "found": count("recent_found"),
+            "dropped": count("recent_dropped"),
             "hash": metadata.get("recent_hash"),
         },
         "note": metadata.get("data_note"),

@@ -33,9 +33,15 @@ RUN_TIMEOUT = 300.0
 
 
 def wine(name: str, **spec_changes: Any) -> dict[str, Any]:
+    """The sample wine MLModel without its learning-loop settings (``dataset.recent``,
+    ``liveQuality``, ``serving.canary.liveGate``: tests of them add them), then the
+    changes."""
     body = dict(yaml.safe_load((SAMPLES / "mlmodel_wine.yaml").read_text()))
     body = copy.deepcopy(body)
     body["metadata"]["name"] = name
+    body["spec"]["dataset"].pop("recent", None)
+    body["spec"].pop("liveQuality", None)
+    body["spec"]["serving"]["canary"].pop("liveGate", None)
     body["spec"].update(spec_changes)
     return body
 

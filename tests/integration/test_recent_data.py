@@ -139,9 +139,12 @@ def test_labelled_files_under_a_prefix_replace_the_base(
     assert meta["data_note"] == "trained on 80 recent rows alone (mode replace)"
     bad = f"fresh-bad-{tmp_path.name}/x.csv"
     s3_env.put(bad, b"a,b\n1,2\n")
-    with pytest.raises(Exception, match="lacks column"):
-        load(
-            tmp_path,
-            {"source": f"s3://{s3_env.settings.bucket}/fresh-bad-{tmp_path.name}/", "minRows": 1},
-            until=time.time() + 5,
-        )
+    # Unusable recent rows do not fail the run: it trains on the base data and says why.
+    frame, recent, meta = load(
+        tmp_path,
+        {"source": f"s3://{s3_env.settings.bucket}/fresh-bad-{tmp_path.name}/", "minRows": 1},
+        until=time.time() + 5,
+    )
+    assert (len(frame), len(recent), meta["recent_rows"]) == (178, 0, 0)
+    assert meta["data_note"].startswith("recent rows not used (s3://")
+    assert "lacks column(s)" in meta["data_note"]

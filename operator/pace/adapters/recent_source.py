@@ -113,22 +113,32 @@ def combine(
     rows, since = _window(recent, until)
     source = recent.get("source", "inference-log")
     dropped = 0
-    if source == "inference-log":
-        fresh, dropped = from_inference_log(
-            ObjectStore(settings),
-            namespace=namespace,
-            model=model,
-            features=features,
-            target=target,
-            target_dtype=base[target].dtype,
-            rows=rows,
-            since=since,
-            until=until,
-        )
-    else:
-        fresh = from_prefix(
-            settings, source, features=features, target=target, rows=rows, since=since, until=until
-        )
+    try:
+        if source == "inference-log":
+            fresh, dropped = from_inference_log(
+                ObjectStore(settings),
+                namespace=namespace,
+                model=model,
+                features=features,
+                target=target,
+                target_dtype=base[target].dtype,
+                rows=rows,
+                since=since,
+                until=until,
+            )
+        else:
+            fresh = from_prefix(
+                settings,
+                source,
+                features=features,
+                target=target,
+                rows=rows,
+                since=since,
+                until=until,
+            )
+    except recent_data.RecentDataError as exc:  # the run still trains, on the base data
+        note = f"recent rows not used ({exc}): trained on the base data alone ({len(base)} rows)"
+        return recent_data.Combined(base, base.iloc[0:0], len(base), 0, 0, 0, note)
     if group_by:
         fresh = fresh.assign(**{group_by: "recent"})
     return recent_data.combine(

@@ -161,27 +161,23 @@ def pause_archive(cache: Path) -> Path:
     return archive
 
 
-def import_image(socket: Path, archive: Path, name: str) -> None:
-    """Import an OCI archive into containerd's Kubernetes namespace under ``name``."""
-    done = subprocess.run(
-        [
-            "ctr",
-            "-a",
-            str(socket),
-            "-n",
-            "k8s.io",
-            "images",
-            "import",
-            "--index-name",
-            name,
-            str(archive),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise NodeError(f"ctr images import {archive}: {done.stderr.strip()}")
+def import_image(socket: Path, archive: Path, name: str, *, attempts: int = 3) -> None:
+    """Import an OCI archive into containerd's Kubernetes namespace under ``name``.
+
+    ``ctr images import`` now and then fails with "content digest …: not found" on an archive
+    that imports fine the next time (seen once in a fresh containerd, importing the pipeline
+    image): such a failure is tried again, up to ``attempts`` times."""
+    cmd = ["ctr", "-a", str(socket), "-n", "k8s.io", "images", "import", "--index-name", name]
+    why = ""
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run([*cmd, str(archive)], capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return
+        why = done.stderr.strip()
+        if "not found" not in why or attempt == attempts:
+            break
+        time.sleep(1.0)
+    raise NodeError(f"ctr images import {archive} ({attempt} attempt(s)): {why}")
 
 
 def _wait(check: Any, *, timeout: float, what: str) -> None:

@@ -167,40 +167,68 @@ def _store_settings() -> object_store.S3Settings:
     )
 
 
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "local": ("pace local up", 'eval "$(pace local env)"', "sudo pace local up --node"),
+    "crds": ("pace crds --out crds/", "pace crds --check"),
+    "promote": ("pace promote wine -n team-a",),
+    "rollback": ("pace rollback wine", "pace rollback wine --to v3"),
+    "retrain": ('pace retrain wine --reason "new labels"', "pace retrain wine --hold"),
+    "history": ("pace history wine", "pace history wine --json | jq '.[].type'"),
+    "version": ("pace version",),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pace` console script."""
-    parser = argparse.ArgumentParser(prog="pace", description="PACE MLOps operator tools")
+    parser = argparse.ArgumentParser(
+        prog="pace",
+        description="PACE MLOps operator tools (also `kubectl pace ...` as a kubectl plugin).",
+        epilog="examples:\n" + "\n".join(f"  {e[0]}" for e in EXAMPLES.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    local = sub.add_parser("local", help="run the local stack (control plane + operator)")
-    local.add_argument("action", choices=["up", "env", "status", "down"])
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        lines = EXAMPLES.get(name, ())
+        return sub.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=("examples:\n" + "\n".join(f"  {e}" for e in lines)) if lines else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    def namespaced(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("model", help="the MLModel's name")
+        cmd.add_argument(
+            "-n", "--namespace", default="default", help="its namespace (default: default)"
+        )
+
+    local = command("local", "run the local stack (control plane, MinIO, Prometheus, operator)")
+    local.add_argument("action", choices=["up", "env", "status", "down"], help="what to do")
     local.add_argument(
         "--node",
         action="store_true",
         help="up: also a real node (containerd, kubelet, kube-proxy; root) running Pods "
         "from the images of `make images`",
     )
-    crds = sub.add_parser("crds", help="write the CRDs generated from the models")
+    crds = command("crds", "write the CRDs generated from the models")
     crds.add_argument("--out", type=Path, default=Path("crds"), help="directory (default crds/)")
     crds.add_argument("--check", action="store_true", help="fail if the files are stale")
-    promote = sub.add_parser("promote", help="promote the model's candidate to 100 % now")
-    promote.add_argument("model")
-    promote.add_argument("-n", "--namespace", default="default")
-    rollback = sub.add_parser("rollback", help="remove the canary, or serve an older version")
-    rollback.add_argument("model")
-    rollback.add_argument("-n", "--namespace", default="default")
+    namespaced(command("promote", "promote the model's candidate to 100 %% now"))
+    rollback = command("rollback", "remove the canary, or serve an older version again")
+    namespaced(rollback)
     rollback.add_argument("--to", metavar="VERSION", help="archived version to serve again")
-    retrain = sub.add_parser("retrain", help="ask for a new training run of the model now")
-    retrain.add_argument("model")
-    retrain.add_argument("-n", "--namespace", default="default")
+    retrain = command("retrain", "ask for a new training run of the model now")
+    namespaced(retrain)
     retrain.add_argument("--reason", default="requested with pace retrain", help="recorded why")
     retrain.add_argument(
         "--hold", action="store_true", help="stop at the validated candidate (no rollout)"
     )
-    history = sub.add_parser("history", help="the model's audit trail: what served when, and why")
-    history.add_argument("model")
-    history.add_argument("-n", "--namespace", default="default")
+    history = command("history", "the model's audit trail: what served when, and why")
+    namespaced(history)
     history.add_argument("--json", action="store_true", help="one JSON array of the records")
-    sub.add_parser("version", help="print the version")
+    command("version", "print the version")
     args = parser.parse_args(argv)
     if args.command == "local":
         return _local(args.action, with_node=args.node)

@@ -1,4 +1,4 @@
-"""`pace local` argument handling that needs no stack."""
+"""`pace` argument handling that needs no stack: every command's --help, `local --node`."""
 
 from __future__ import annotations
 
@@ -16,3 +16,28 @@ def test_local_help_names_the_node_option(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         cli.main(["local", "--help"])
     assert "--node" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["local"], ["crds"], ["promote"], ["rollback"], ["retrain"], ["history"], ["version"]],
+)
+def test_every_command_has_help_with_examples(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pace --help` used to crash (a `%` in a help string); each command now shows help and
+    at least one example."""
+    with pytest.raises(SystemExit) as done:
+        cli.main([*command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    assert "pace " in out.split("examples:", 1)[1]
+
+
+def test_the_cli_is_also_a_kubectl_plugin() -> None:
+    """kubectl runs `kubectl-pace` from PATH for `kubectl pace ...`."""
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
+    assert scripts["kubectl-pace"] == scripts["pace"] == "pace.cli:main"

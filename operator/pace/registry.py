@@ -137,3 +137,17 @@ def register_version(
     )
     store.put_json(lineage_key, record, once=True)
     return record
+
+
+def list_versions(store: ObjectStore, namespace: str, model: str) -> list[dict[str, Any]]:
+    """Every registered version of every object named ``model`` in ``namespace`` (each
+    incarnation under its uid), as its lineage record, oldest first: what `pace versions`
+    prints (the status keeps only the newest few)."""
+    prefix = naming.model_prefix(namespace=namespace, model=model)
+    keys = [k for k in store.list(prefix) if k.endswith("/" + naming.ARTIFACTS["lineage"])]
+    records = []
+    for key in keys:
+        record: dict[str, Any] = store.get_json(key)
+        record["uri"] = store.uri(key)
+        records.append(record)
+    return sorted(records, key=lambda r: (r.get("createdAt", ""), r.get("version", "")))

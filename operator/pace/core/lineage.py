@@ -43,3 +43,27 @@ def lineage_record(
         "packages": packages,
         "createdAt": created_at.isoformat(),
     }
+
+
+VERSION_COLUMNS = ("VERSION", "CREATED", "TRIGGER", "METRICS", "DATA", "RUN")
+
+
+def version_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+    """`pace versions` table rows from lineage records."""
+    rows = []
+    for r in records:
+        metrics = r.get("metrics") or {}
+        shown = ", ".join(f"{k}={float(v):.3f}" for k, v in sorted(metrics.items())[:2])
+        data = r.get("data") or {}
+        recent = (data.get("recent") or {}).get("rows")
+        rows.append(
+            [
+                str(r.get("version", "")),
+                str(r.get("createdAt", ""))[:19].replace("T", " "),
+                str(r.get("trigger", ""))[:40],
+                shown,
+                f"{recent} recent rows" if recent else str(data.get("uri", "")),
+                str(r.get("pipelineRun", "")),
+            ]
+        )
+    return rows

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pace import __version__
 from pace.api.constants import GROUP
@@ -122,52 +123,65 @@ def _retrain(namespace: str, model: str, reason: str, *, auto_promote: bool) -> 
     return _request(namespace, model, retrain_requests.ANNOTATION, request.encode(), "a retrain")
 
 
-def _history(namespace: str, model: str, *, as_json: bool) -> int:
-    """Print the audit trail read from the object store (credentials from the stack's Secret)."""
+def _print_records(
+    command: str,
+    read: Callable[[object_store.ObjectStore], list[dict[str, Any]]],
+    *,
+    as_json: bool,
+    empty: str,
+    columns: Sequence[str],
+    rows: Callable[[list[dict[str, Any]]], list[list[str]]],
+) -> int:
+    """Read records from the object store (credentials from the stack's Secret) and print
+    them as JSON or as a table; one readable line when the store cannot be read."""
     import json
 
-    from pace import audit_log
     from pace.adapters import object_store
-    from pace.core import audit, tables
+    from pace.core import tables
 
     try:
-        store = object_store.ObjectStore(_store_settings())
-        records = audit_log.read_history(store, namespace, model)
+        records = read(object_store.ObjectStore(_store_settings()))
     except Exception as exc:  # unreachable store, refused keys, no Secret: one readable line
-        print(f"pace history: {type(exc).__name__}: {exc}"[:2000], file=sys.stderr)
+        print(f"pace {command}: {type(exc).__name__}: {exc}"[:2000], file=sys.stderr)
         return 1
     if as_json:
         print(json.dumps(records, indent=2))
         return 0
     if not records:
-        print(f"no audit records for {namespace}/{model}", file=sys.stderr)
+        print(empty, file=sys.stderr)
         return 1
-    print(tables.format_table(audit.HISTORY_COLUMNS, audit.history_rows(records)), end="")
+    print(tables.format_table(columns, rows(records)), end="")
     return 0
+
+
+def _history(namespace: str, model: str, *, as_json: bool) -> int:
+    """Print the audit trail read from the object store."""
+    from pace import audit_log
+    from pace.core import audit
+
+    return _print_records(
+        "history",
+        lambda store: audit_log.read_history(store, namespace, model),
+        as_json=as_json,
+        empty=f"no audit records for {namespace}/{model}",
+        columns=audit.HISTORY_COLUMNS,
+        rows=audit.history_rows,
+    )
 
 
 def _versions(namespace: str, model: str, *, as_json: bool) -> int:
     """Print every registered version from the registry (lineage records in the store)."""
-    import json
-
     from pace import registry
-    from pace.adapters import object_store
-    from pace.core import lineage, tables
+    from pace.core import lineage
 
-    try:
-        store = object_store.ObjectStore(_store_settings())
-        records = registry.list_versions(store, namespace, model)
-    except Exception as exc:  # unreachable store, refused keys, no Secret: one readable line
-        print(f"pace versions: {type(exc).__name__}: {exc}"[:2000], file=sys.stderr)
-        return 1
-    if as_json:
-        print(json.dumps(records, indent=2))
-        return 0
-    if not records:
-        print(f"no registered versions of {namespace}/{model}", file=sys.stderr)
-        return 1
-    print(tables.format_table(lineage.VERSION_COLUMNS, lineage.version_rows(records)), end="")
-    return 0
+    return _print_records(
+        "versions",
+        lambda store: registry.list_versions(store, namespace, model),
+        as_json=as_json,
+        empty=f"no registered versions of {namespace}/{model}",
+        columns=lineage.VERSION_COLUMNS,
+        rows=lineage.version_rows,
+    )
 
 
 def _store_settings() -> object_store.S3Settings:

@@ -136,3 +136,9 @@ def test_macro_f1_matches_sklearn_with_classes_on_one_side_only() -> None:
     assert lq.macro_f1(truth, predicted) == pytest.approx(
         f1_score(truth, predicted, average="macro", zero_division=0)
     )
+
+
+def test_labelled_rows_of_nothing_still_have_the_columns_the_gate_reads() -> None:
+    empty = lq.labelled(pd.DataFrame(), pd.DataFrame())
+    assert empty.empty
+    assert {"_version", "_predicted", "_value", "truth"} <= set(empty.columns)

@@ -149,28 +149,19 @@ def _hold(
 ) -> Decision:
     """Hold without a verdict; past the progress deadline, end the canary as the spec says."""
     # NoTraffic and MetricsUnavailable both mean "no verdict": the clock runs across both.
-    since = (state.holding_since if state.holding in HOLD_REASONS else None) or now
-    held = state.model_copy(
-        update={"last_check_time": now, "holding": reason, "holding_since": since}
+    return _hold_until(
+        state,
+        spec,
+        reason=reason,
+        message=message,
+        same_hold=HOLD_REASONS,
+        limit=spec.progress_deadline,
+        setting="onProgressDeadline",
+        action=spec.on_progress_deadline,
+        ended="ProgressDeadlineExceeded",
+        why=" after no verdict for {waited}s (progressDeadline {limit}): {message}",
+        now=now,
     )
-    waited = (now - since).total_seconds()
-    deadline = durations.seconds(spec.progress_deadline)
-    if waited >= deadline:
-        why = f"no verdict for {waited:.0f}s (progressDeadline {spec.progress_deadline}): {message}"
-        if spec.on_progress_deadline == "promote":
-            return Decision(
-                "Promote",
-                held.model_copy(update={"weight": 100, "step": len(spec.steps) - 1}),
-                "ProgressDeadlineExceeded",
-                f"Promoted by onProgressDeadline=promote after {why}",
-            )
-        return Decision(
-            "RollBack",
-            held.model_copy(update={"weight": 0}),
-            "ProgressDeadlineExceeded",
-            f"Rolled back by onProgressDeadline=rollback after {why}",
-        )
-    return Decision("Hold", held, reason, message)
 
 
 AWAITING_LABELS = "AwaitingLabels"
@@ -181,26 +172,58 @@ def _await_labels(state: CanaryState, spec: CanarySpec, message: str, now: datet
     step, end the canary as ``onMaxWait`` says."""
     gate = spec.live_gate
     assert gate is not None
-    since = (state.holding_since if state.holding == AWAITING_LABELS else None) or now
+    return _hold_until(
+        state,
+        spec,
+        reason=AWAITING_LABELS,
+        message=message,
+        same_hold=(AWAITING_LABELS,),
+        limit=gate.max_wait,
+        setting="onMaxWait",
+        action=gate.on_max_wait,
+        ended="LabelsMissing",
+        why=": not enough labels after {waited}s (liveGate.maxWait {limit}): {message}",
+        now=now,
+    )
+
+
+def _hold_until(
+    state: CanaryState,
+    spec: CanarySpec,
+    *,
+    reason: str,
+    message: str,
+    same_hold: Sequence[str],
+    limit: str,
+    setting: str,
+    action: str,
+    ended: str,
+    why: str,
+    now: datetime,
+) -> Decision:
+    """Hold with ``reason``, the clock running since the hold began (across ``same_hold``
+    reasons); once it has run ``limit``, end the canary by ``action`` (promote or rollback)
+    with reason ``ended``."""
+    since = (state.holding_since if state.holding in same_hold else None) or now
     held = state.model_copy(
-        update={"last_check_time": now, "holding": AWAITING_LABELS, "holding_since": since}
+        update={"last_check_time": now, "holding": reason, "holding_since": since}
     )
     waited = (now - since).total_seconds()
-    if waited < durations.seconds(gate.max_wait):
-        return Decision("Hold", held, AWAITING_LABELS, message)
-    why = f"not enough labels after {waited:.0f}s (liveGate.maxWait {gate.max_wait}): {message}"
-    if gate.on_max_wait == "promote":
+    if waited < durations.seconds(limit):
+        return Decision("Hold", held, reason, message)
+    because = why.format(waited=f"{waited:.0f}", limit=limit, message=message)
+    if action == "promote":
         return Decision(
             "Promote",
             held.model_copy(update={"weight": 100, "step": len(spec.steps) - 1}),
-            "LabelsMissing",
-            f"Promoted by onMaxWait=promote: {why}",
+            ended,
+            f"Promoted by {setting}=promote{because}",
         )
     return Decision(
         "RollBack",
         held.model_copy(update={"weight": 0}),
-        "LabelsMissing",
-        f"Rolled back by onMaxWait=rollback: {why}",
+        ended,
+        f"Rolled back by {setting}=rollback{because}",
     )
 
 

@@ -101,6 +101,22 @@ def join(responses: Any, labels: Any, *, keep_unmatched: bool = False) -> Any:
     return answered.merge(labelled, on=["_id", "_index"], how="right", indicator=True)
 
 
+def labelled(responses: Any, labels: Any) -> Any:
+    """The logged responses that have a label (the newest one), with every column the
+    metrics read (``_version``, ``_predicted``, ``_value``, ``truth``) even when empty."""
+    import pandas as pd
+
+    columns = ["_id", "_index", "_version", "_predicted", "_value", "truth"]
+    if responses.empty or labels.empty or "_version" not in responses.columns:
+        return pd.DataFrame(columns=columns)
+    newest, _ = newest_labels(labels)
+    joined = join(responses, newest)
+    for column in ("_predicted", "_value"):
+        if column not in joined.columns:
+            joined[column] = None
+    return joined
+
+
 def macro_f1(truth: Any, predicted: Any) -> float:
     """Macro F1 over the classes seen in either (as scikit-learn's ``f1_score(average=
     "macro", zero_division=0)``), from per-class counts: vectorised, for a million rows."""

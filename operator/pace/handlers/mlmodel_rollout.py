@@ -172,24 +172,12 @@ async def _analyse(model: MLModel, memo: Any) -> list[analysis_queries.CheckResu
     return results
 
 
-def _empty_joined() -> Any:
-    import pandas as pd
-
-    return pd.DataFrame(columns=["_id", "_index", "_version", "_predicted", "_value", "truth"])
-
-
 def _judge_live(model: MLModel, store: ObjectStore, since_ms: int) -> live_gate.GateResult:
     """Canary and main on the labelled requests logged since the candidate was registered."""
     gate = model.spec.serving.canary.live_gate
     assert gate is not None
     responses, labels = inference_log.window(store, model.namespace, model.name, since_ms=since_ms)
-    joined = _empty_joined()
-    if not responses.empty and not labels.empty and "_version" in responses.columns:
-        newest, _ = live_quality.newest_labels(labels)
-        joined = live_quality.join(responses, newest)
-        for column in ("_predicted", "_value"):
-            if column not in joined.columns:
-                joined[column] = None
+    joined = live_quality.labelled(responses, labels)
     versions = joined["_version"]
     return live_gate.judge(
         gate.metric,

@@ -11,7 +11,9 @@ import copy
 import io
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from kopf.testing import KopfRunner
 
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.api import constants
+from pace.core import inference_records
+from pace.localstack import processes
 from pace.localstack.minio import MinioInfo
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
@@ -510,3 +514,48 @@ def test_a_model_created_again_starts_afresh(
     assert version["artifactUri"] != first_uri
     assert version["pipelineRun"] != first["status"]["versions"][0]["pipelineRun"]
     assert store.get(first_lineage) == before  # the old version is kept as it was
+
+
+def test_the_operator_expires_a_models_inference_log(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+) -> None:
+    """spec.retention.inferenceLog 1m: batches older than a minute leave the bucket (a past
+    day's partition whole), newer ones and another model's stay; the deletions are counted."""
+    store = ObjectStore(s3_settings)
+    store.ensure_bucket()
+    now = datetime.now(UTC)
+
+    def put(model: str, at: datetime) -> str:
+        stream = inference_records.Stream(namespace, model, "main", "request")
+        key = inference_records.object_key(stream, at=at)
+        store.put(key, b"PAR1")
+        return key
+
+    old = [put("kept", now - timedelta(days=2)), put("kept", now - timedelta(minutes=5))]
+    fresh = put("kept", now)
+    other = put("other", now - timedelta(days=2))
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    port = processes.free_port()
+    with running_operator(namespace, metrics_port=port, env_extra=env):
+        body = wine("kept", retention={"inferenceLog": "1m"}, liveQuality={"window": "30s"})
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+        )
+        logged = inference_records.model_prefix(namespace, "kept")
+        eventually(
+            lambda: not any(store.exists(k) for k in old),
+            timeout=40,
+            what="the expired batches deleted",
+            context=lambda: store.list(logged),
+        )
+        assert store.list(logged) == [fresh]
+        assert store.exists(other)
+        counted = (
+            f'pace_inference_log_expired_batches_total{{model="kept",namespace="{namespace}"}} 2.0'
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert counted in response.read().decode()

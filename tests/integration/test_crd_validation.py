@@ -50,6 +50,7 @@ def test_minimal_mlmodel_is_stored_with_defaults(kube_cluster: Cluster, namespac
     assert spec["explainability"] == {"method": "permutation", "samples": 100}
     assert spec["qualityGates"]["minDelta"] == 0
     assert spec["liveQuality"] == {"window": "1h", "interval": "30s"}
+    assert spec["retention"] == {"inferenceLog": "168h"}
 
 
 @pytest.mark.parametrize(
@@ -297,6 +298,28 @@ INVALID = [
         constants.MLMODEL_PLURAL,
         _with(_MODEL, "spec.liveQuality.window", "a day"),
         "spec.liveQuality.window",
+    ),
+    (
+        "retention-format",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.retention", {"inferenceLog": "7d"}),
+        "spec.retention.inferenceLog",
+    ),
+    (
+        "retention-below-live-window",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.retention", {"inferenceLog": "30m"}),  # liveQuality.window 1h
+        "spec.retention.inferenceLog",
+    ),
+    (
+        "retention-below-recent-window",
+        constants.MLMODEL_PLURAL,
+        _with(
+            _with(_MODEL, "spec.retention", {"inferenceLog": "2h"}),
+            "spec.dataset.recent",
+            {"window": {"duration": "24h"}},
+        ),
+        "spec.retention.inferenceLog",
     ),
 ]
 

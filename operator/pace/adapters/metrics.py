@@ -143,3 +143,9 @@ LIVE_LABELS = prometheus_client.Gauge(
     ["namespace", "model", "state"],
     registry=REGISTRY,
 )
+LOG_EXPIRED = prometheus_client.Counter(
+    "pace_inference_log_expired_batches_total",
+    "Inference-log batches deleted from the bucket because they outlived the retention.",
+    ["namespace", "model"],
+    registry=REGISTRY,
+)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 
@@ -148,6 +149,17 @@ class ObjectStore:
             str(o.object_name)
             for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=recursive)
         )
+
+    def delete(self, keys: Sequence[str]) -> int:
+        """Delete these objects (missing ones are no error); how many were asked for. A key
+        the store refuses to delete is named in the error."""
+        if not keys:
+            return 0
+        for failed in self.client.remove_objects(self.bucket, [DeleteObject(k) for k in keys]):
+            raise ObjectStoreError(
+                f"{self.uri(str(failed.name))}: {failed.code}: {failed.message}"
+            )
+        return len(keys)
 
     def list_modified_after(self, prefix: str, after: datetime) -> Sequence[tuple[str, datetime]]:
         """(key, last modified) of objects under a prefix changed after ``after``, oldest first."""

@@ -41,12 +41,14 @@ def from_inference_log(
     """Logged inputs with their labels as training rows; and the labels of the wrong type."""
     import pandas as pd
 
-    keys = store.list(inference_records.model_prefix(namespace, model))
+    prefix = inference_records.model_prefix(namespace, model)
     since_ms = int(since * 1000) if since is not None else 0
     requests = inference_log.read(
-        store, inference_log.batch_keys(keys, "requests", since_ms=since_ms)
+        store, inference_log.batches_since(store, prefix, "requests", since_ms=since_ms)
     )
-    labels = inference_log.read(store, inference_log.batch_keys(keys, "labels", since_ms=since_ms))
+    labels = inference_log.read(
+        store, inference_log.batches_since(store, prefix, "labels", since_ms=since_ms)
+    )
     if requests.empty or labels.empty:
         return pd.DataFrame(columns=[*features, target]), 0
     requests = recent_data.select_window(requests, rows=None, since=since, until=until)

@@ -435,6 +435,22 @@ class LiveQualitySpec(CamelModel):
     )
 
 
+class RetentionSpec(CamelModel):
+    """How long the operator keeps what accumulates in the object store."""
+
+    inference_log: str = Field(
+        "168h",
+        pattern=DURATION_PATTERN,
+        max_length=32,
+        description=(
+            "Logged requests, responses and labels older than this are deleted from the bucket "
+            "(whole day partitions at once), e.g. 168h. At least liveQuality.window and a "
+            "dataset.recent duration window; a DriftMonitor reading a longer duration keeps "
+            "the log that long."
+        ),
+    )
+
+
 class ServingSpec(CamelModel):
     """How the model is served."""
 
@@ -446,6 +462,25 @@ class ServingSpec(CamelModel):
 class MLModelSpec(CamelModel):
     """Desired state of an MLModel."""
 
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.retention) || !has(self.liveQuality) || "
+                "duration(self.retention.inferenceLog) >= duration(self.liveQuality.window)",
+                "retention.inferenceLog must be at least liveQuality.window",
+                field_path=".retention.inferenceLog",
+            ),
+            cel(
+                "!has(self.retention) || !has(self.dataset.recent) || "
+                "!has(self.dataset.recent.window.duration) || "
+                "duration(self.retention.inferenceLog) >= "
+                "duration(self.dataset.recent.window.duration)",
+                "retention.inferenceLog must be at least dataset.recent.window.duration",
+                field_path=".retention.inferenceLog",
+            ),
+        )
+    }
+
     task: Task = Field(description="Learning task: classification or regression.")
     dataset: DatasetSpec = Field(description="Training data.")
     training: TrainingSpec = nested(TrainingSpec, "Estimator, hyperparameters and search.")
@@ -455,6 +490,7 @@ class MLModelSpec(CamelModel):
     live_quality: LiveQualitySpec = nested(
         LiveQualitySpec, "Live quality of the serving versions, from labelled predictions."
     )
+    retention: RetentionSpec = nested(RetentionSpec, "What the operator keeps, and how long.")
 
 
 class LiveGateResult(CamelModel):

@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 PREFIX = "inference-logs"
@@ -238,6 +238,28 @@ def object_key(stream: Stream, *, at: datetime) -> str:
 def model_prefix(namespace: str, model: str) -> str:
     """Prefix of every logged batch of a model (all predictors)."""
     return f"{PREFIX}/{namespace}/{model}/"
+
+
+_DAY_FOLDER = re.compile(r"(?:^|/)date=([0-9]{4}-[0-9]{2}-[0-9]{2})/$")
+KIND_FOLDERS = ("requests", "responses", "labels")
+
+
+def partition_day(folder: str) -> str | None:
+    """The day of a ``date=YYYY-MM-DD/`` partition folder (None for any other folder)."""
+    found = _DAY_FOLDER.search(folder)
+    return found.group(1) if found else None
+
+
+def day_of(millis: int) -> str:
+    """The UTC day (YYYY-MM-DD) of epoch milliseconds: the partition a batch of then is in."""
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def may_hold(folder: str, kind: str | None) -> bool:
+    """Whether batches of ``kind`` (None: any) can be under this folder: not when it is another
+    kind's folder (``…/responses/`` holds no requests)."""
+    last = folder.rstrip("/").rsplit("/", 1)[-1]
+    return kind is None or last not in KIND_FOLDERS or last == kind
 
 
 def batch_millis(key: str) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from pace.adapters import metrics
+from pace.adapters import inference_log, metrics
 from pace.adapters.object_store import ObjectStore
 from pace.api import constants
 from pace.api.conditions import ConditionType, Status
@@ -30,23 +30,19 @@ KIND = constants.DRIFT_MONITOR_KIND
 
 
 def read_window(store: ObjectStore, prefix: str, *, rows: int | None, since_ms: int | None) -> Any:
-    """The newest logged request rows under a prefix (features only)."""
+    """The newest logged request rows under a prefix (features only): those since
+    ``since_ms``, or the newest ``rows``; only the day partitions the window reaches are
+    listed and read."""
     import pandas as pd
 
-    keys = [k for k in store.list(prefix) if "/requests/" in k and k.endswith(".parquet")]
-    keys.sort(key=inference_records.batch_millis, reverse=True)
-    frames, count = [], 0
-    for key in keys:
-        if since_ms is not None and inference_records.batch_millis(key) < since_ms:
-            break
-        frame = pd.read_parquet(io.BytesIO(store.get(key)))
-        frames.append(frame)
-        count += len(frame)
-        if rows is not None and count >= rows:
-            break
-    if not frames:
+    if since_ms is not None:
+        keys = inference_log.batches_since(store, prefix, "requests", since_ms=since_ms)
+        window = inference_log.read(store, keys)
+    else:
+        window = inference_log.read_newest(store, prefix, "requests", rows=rows)
+    if window.empty:
         return pd.DataFrame()
-    window = pd.concat(frames[::-1], ignore_index=True).sort_values("_ts", kind="stable")
+    window = window.sort_values("_ts", kind="stable")
     if rows is not None:
         window = window.tail(rows)
     return window.drop(columns=[c for c in window.columns if c.startswith("_")]).reset_index(

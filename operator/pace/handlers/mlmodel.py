@@ -17,6 +17,8 @@ anything ends the look (its patch is written, then the object is looked at again
 6. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
 7. **live quality** (`pace.handlers.mlmodel_live`): each serving version's metrics on
    labelled live traffic, every ``spec.liveQuality.interval``.
+8. **retention** (`pace.handlers.mlmodel_retention`): the expired part of the model's
+   inference log deleted from the bucket (``spec.retention.inferenceLog``).
 
 State lives in status, so a restarted operator resumes instead of repeating; the write is
 conditional on the resourceVersion read, so no two looks can both act on one state.
@@ -48,6 +50,7 @@ from pace.handlers import (
     indexes,
     mlmodel_drift,
     mlmodel_live,
+    mlmodel_retention,
     mlmodel_rollout,
     mlmodel_serving,
     mlmodel_training,
@@ -76,6 +79,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_serving.follow,
         mlmodel_drift.mirror,
         mlmodel_live.measure,
+        mlmodel_retention.sweep,
     )
     for step in steps:
         moved = kopf.Patch()
@@ -83,11 +87,15 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         if merge_patch.changes(body, dict(moved)):
             patch.update(moved)
             return 0.0
-    return _sooner(next_look(model, now=now), mlmodel_live.seconds_until_due(model, ctx, now=now))
+    return _sooner(
+        next_look(model, now=now),
+        mlmodel_live.seconds_until_due(model, ctx, now=now),
+        mlmodel_retention.seconds_until_due(model, ctx, now=now),
+    )
 
 
-def _sooner(first: float | None, second: float | None) -> float | None:
-    known = [s for s in (first, second) if s is not None]
+def _sooner(*seconds: float | None) -> float | None:
+    known = [s for s in seconds if s is not None]
     return min(known) if known else None
 
 

@@ -79,6 +79,7 @@ def build(settings: StepSettings | None = None) -> Any:
         explain_samples: int,
         serving_metrics: dict,
         reference_uri: str,
+        serving_model_uri: str,
         recent: dict,
         recent_until: float,
     ) -> str:
@@ -126,6 +127,7 @@ def build(settings: StepSettings | None = None) -> Any:
                 task=task,
                 quality_gates=quality_gates,
                 serving_metrics=serving_metrics,
+                serving_model_uri=serving_model_uri,
             )
         )
         explained = step(

@@ -89,6 +89,7 @@ def _request(name: str, hash_: str) -> pipeline_plan.RunRequest:
         pipeline_key="",
         serving_metrics={},
         reference_uri="",
+        serving_model_uri="",
     )
 
 

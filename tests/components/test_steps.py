@@ -103,6 +103,7 @@ def wine_steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         task="classification",
         quality_gates={"metrics": [{"metric": "accuracy", "min": 0.99999}]},
         serving_metrics={},
+        serving_model_uri="",
         metrics=metrics,
         verdict=verdict,
     )

@@ -28,6 +28,7 @@ REQUEST = pipeline_plan.RunRequest(
     pipeline_key="pipelines/0123abcd/pipeline.yaml",
     serving_metrics={},
     reference_uri="",
+    serving_model_uri="",
 )
 STEPS = pipeline_plan.StepSettings(
     s3_endpoint="minio.storage.svc:9000",

@@ -156,9 +156,7 @@ class ObjectStore:
         if not keys:
             return 0
         for failed in self.client.remove_objects(self.bucket, [DeleteObject(k) for k in keys]):
-            raise ObjectStoreError(
-                f"{self.uri(str(failed.name))}: {failed.code}: {failed.message}"
-            )
+            raise ObjectStoreError(f"{self.uri(str(failed.name))}: {failed.code}: {failed.message}")
         return len(keys)
 
     def list_modified_after(self, prefix: str, after: datetime) -> Sequence[tuple[str, datetime]]:

@@ -38,7 +38,7 @@ from pace.adapters import warm_steps
 from pace.core.pipeline_plan import RunRequest, StepSettings
 
 TERMINAL = ("Succeeded", "Failed")
-PIPELINE_INTERFACE = 2  # bumped when training_pipeline's parameters change (2: model_uid)
+PIPELINE_INTERFACE = 3  # bumped when training_pipeline's parameters change (3: serving_model_uri)
 _TASK_RE = re.compile(r"Executing task \S*'([\w-]+)'")
 _TASK_FAILED_RE = re.compile(r"Task \S*'([\w-]+)'\S* finished with status \S*FAILURE")
 _ERROR_RE = re.compile(r"^\s*([A-Za-z_.]*(?:Error|Exception)): (.+)$")

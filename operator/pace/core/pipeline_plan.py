@@ -48,6 +48,7 @@ class RunRequest:
     pipeline_key: str
     serving_metrics: dict[str, float]
     reference_uri: str
+    serving_model_uri: str = ""  # the serving version's model: scored on this run's test set
     recent_until: float = 0.0  # epoch seconds: the cut-off of spec.dataset.recent's window
 
     def arguments(self) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class RunRequest:
             "pipeline_key": self.pipeline_key,
             "serving_metrics": dict(self.serving_metrics),
             "reference_uri": self.reference_uri,
+            "serving_model_uri": self.serving_model_uri,
             "recent_until": self.recent_until,
         }
 
@@ -71,16 +73,20 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
     serving = next(
         (v for v in model.status.versions if v.version == model.status.serving_version), None
     )
-    reference_uri = ""
+    reference_uri = serving_model_uri = ""
     if serving is not None:
-        key = naming.artifact_key(
-            namespace=model.namespace,
-            model=model.name,
-            version=serving.version,
-            artifact="reference_meta",
-            uid=model.uid,
-        )
-        reference_uri = f"s3://{bucket}/{key}"
+
+        def uri(artifact: str) -> str:
+            key = naming.artifact_key(
+                namespace=model.namespace,
+                model=model.name,
+                version=serving.version,
+                artifact=artifact,
+                uid=model.uid,
+            )
+            return f"s3://{bucket}/{key}"
+
+        reference_uri, serving_model_uri = uri("reference_meta"), uri("model")
     return RunRequest(
         namespace=model.namespace,
         model_name=model.name,
@@ -92,6 +98,7 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
         pipeline_key=naming.pipeline_cache_key(run.spec_hash),
         serving_metrics=dict(serving.metrics) if serving else {},
         reference_uri=reference_uri,
+        serving_model_uri=serving_model_uri,
         recent_until=(run.started_at or run.submitted_at or datetime.now(UTC)).timestamp(),
     )
 

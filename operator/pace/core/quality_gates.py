@@ -21,14 +21,23 @@ class GateVerdict:
         return asdict(self)
 
 
+SAME_TEST_SET = "on this run's test set"
+RECORDED = "as recorded when it was trained"
+
+
 def evaluate_gates(
     metrics: dict[str, float],
     gates: QualityGates,
     *,
     task: str,
     serving_metrics: dict[str, float] | None,
+    serving_basis: str = RECORDED,
 ) -> GateVerdict:
-    """Apply every gate; a failure message names the gate, the value and the bound."""
+    """Apply every gate; a failure message names the gate, the value and the bound.
+
+    ``serving_metrics`` are the serving version's, on ``serving_basis``: this run's test set
+    (`SAME_TEST_SET`, the fair comparison) or what was recorded when it was trained
+    (`RECORDED`)."""
     failures: list[str] = []
     checks: list[dict[str, Any]] = []
 
@@ -67,6 +76,7 @@ def evaluate_gates(
             "minDelta",
             delta >= gates.min_delta,
             f"{primary} improvement {delta:+.4f} over the serving version "
+            f"({metrics[primary]:.4f} vs {serving_metrics[primary]:.4f} {serving_basis}) "
             f"{'>=' if delta >= gates.min_delta else '<'} minDelta {gates.min_delta}",
         )
     if gates.fairness is not None:

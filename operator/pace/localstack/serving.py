@@ -3,7 +3,8 @@
 Watches SeldonDeployments and runs, per predictor, the seldon-core 1.19 microservice from the
 serving environment (.venv-serving) with `PaceModel`, which loads the predictor's version from
 MinIO. One router port splits each deployment's requests by the predictors' current traffic
-weights (smooth weighted round robin, so the split is exact over any window), forwards
+weights (a weighted random choice per request, as Istio's weighted routes in front of a
+Seldon deployment make it: two predictors never get fixed subsets of cyclic traffic), forwards
 feedback to `main`, mirrors requests to `shadow: true` predictors (their answers are logged and
 never returned), gives every prediction a puid (``meta.puid``, header ``Seldon-Puid``) and
 posts request, response and feedback to the predictor's logger URL as Seldon's executor does,
@@ -22,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -198,22 +200,17 @@ class Deployment:
     name: str
     weights: dict[str, int] = field(default_factory=dict)
     predictors: dict[str, Predictor] = field(default_factory=dict)
-    current: dict[str, int] = field(default_factory=dict)  # smooth-WRR counters
     failures: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # uri, why, when
     shadows: set[str] = field(default_factory=set)  # predictors with `shadow: true`
     reported: dict[str, Any] | None = None  # the status last written
 
     def choose(self) -> Predictor | None:
-        """Smooth weighted round robin over predictors with weight > 0 that are running."""
+        """A weighted random choice among predictors with weight > 0 that are running."""
         live = {n: w for n, w in self.weights.items() if w > 0 and n in self.predictors}
         if not live:
             return None
-        total = sum(live.values())
-        for name, weight in live.items():
-            self.current[name] = self.current.get(name, 0) + weight
-        best = max(live, key=lambda n: self.current[n])
-        self.current[best] -= total
-        return self.predictors[best]
+        name = random.choices(list(live), weights=list(live.values()))[0]
+        return self.predictors[name]
 
 
 class Runtime:

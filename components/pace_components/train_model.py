@@ -11,8 +11,8 @@ def train_model(
     target: str,
     task: str,
     algorithm: str,
-    hyperparameters: dict,
-    search: dict,
+    hyperparameters: str,
+    search: str,
     test_size: float,
     cv_folds: int,
     seed: int,
@@ -30,8 +30,10 @@ def train_model(
         target: Column to predict.
         task: classification or regression.
         algorithm: A named scikit-learn estimator, or auto to compare candidates.
-        hyperparameters: Estimator keyword arguments.
-        search: {strategy: none|grid|random, space: {param: [values]}, trials}.
+        hyperparameters: Estimator keyword arguments, as JSON text (a KFP parameter cannot
+            hold null, which scikit-learn uses, e.g. max_depth: null).
+        search: {strategy: none|grid|random, space: {param: [values]}, trials}, as JSON
+            text (a search space often lists null).
         test_size: Held-out fraction.
         cv_folds: Cross-validation folds.
         seed: Random seed for split, search and estimator.
@@ -60,8 +62,8 @@ def train_model(
         target=target,
         task=task,
         algorithm=algorithm,
-        hyperparameters=dict(hyperparameters),
-        search=dict(search),
+        hyperparameters=dict(json.loads(hyperparameters)),
+        search=dict(json.loads(search)),
         cv_folds=cv_folds,
         seed=seed,
         categorical=list(categorical),

@@ -82,8 +82,8 @@ def wine_steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         target="target",
         task="classification",
         algorithm="random_forest",
-        hyperparameters={"n_estimators": 20.0},
-        search={"strategy": "grid", "space": {"max_depth": [2, 4]}},
+        hyperparameters=json.dumps({"n_estimators": 20.0}),
+        search=json.dumps({"strategy": "grid", "space": {"max_depth": [2, None]}}),
         test_size=0.25,
         cv_folds=3,
         seed=1,
@@ -152,7 +152,7 @@ def test_validate_and_search_reports(wine_steps: dict[str, Any]) -> None:
     search = json.loads(Path(wine_steps["search"].path).read_text())
     assert [c["params"] for c in search["candidates"]] == [
         {"n_estimators": 20, "max_depth": 2},
-        {"n_estimators": 20, "max_depth": 4},
+        {"n_estimators": 20, "max_depth": None},  # null came through the JSON parameter
     ]
     assert search["chosen"]["algorithm"] == "random_forest"
     model = joblib.load(wine_steps["model"].path)
@@ -202,7 +202,11 @@ def test_compiled_pipeline_loads_back_with_spec_defaults(tmp_path: Path) -> None
         {
             "task": "regression",
             "dataset": {"uri": "sklearn://diabetes", "target": "target"},
-            "training": {"algorithm": "ridge"},
+            "training": {
+                "algorithm": "ridge",
+                # null is a common value of a search space; KFP parameters cannot hold it.
+                "search": {"strategy": "grid", "space": {"solver": ["auto", None]}},
+            },
         }
     )
     path = tmp_path / "pipeline.yaml"
@@ -217,6 +221,7 @@ def test_compiled_pipeline_loads_back_with_spec_defaults(tmp_path: Path) -> None
     assert inputs["algorithm"].default == "ridge"
     assert inputs["dataset_uri"].default == "sklearn://diabetes"
     assert inputs["task"].default == "regression"
+    assert json.loads(inputs["search"].default)["space"] == {"solver": ["auto", None]}
     tasks = set(loaded.pipeline_spec.root.dag.tasks)
     assert {
         "load-data",

@@ -38,7 +38,7 @@ from pace.adapters import warm_steps
 from pace.core.pipeline_plan import RunRequest, StepSettings
 
 TERMINAL = ("Succeeded", "Failed")
-PIPELINE_INTERFACE = 3  # bumped when training_pipeline's parameters change (3: serving_model_uri)
+PIPELINE_INTERFACE = 4  # bumped when training_pipeline's parameters change (4: JSON search)
 _TASK_RE = re.compile(r"Executing task \S*'([\w-]+)'")
 _TASK_FAILED_RE = re.compile(r"Task \S*'([\w-]+)'\S* finished with status \S*FAILURE")
 _ERROR_RE = re.compile(r"^\s*([A-Za-z_.]*(?:Error|Exception)): (.+)$")

@@ -3,6 +3,7 @@ run-time values from the operator (pure)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +23,12 @@ def spec_parameters(spec: MLModelSpec) -> dict[str, Any]:
         "categorical": list(spec.dataset.categorical_features or []),
         "group_by": training.validation.group_by or "",
         "algorithm": training.algorithm,
-        "hyperparameters": dict(training.hyperparameters),
-        "search": training.search.model_dump(by_alias=True, mode="json", exclude_none=True),
+        # JSON text: a KFP parameter cannot hold null, and sklearn values often are (max_depth).
+        "hyperparameters": json.dumps(dict(training.hyperparameters), sort_keys=True),
+        "search": json.dumps(
+            training.search.model_dump(by_alias=True, mode="json", exclude_none=True),
+            sort_keys=True,
+        ),
         "test_size": training.validation.test_size,
         "cv_folds": training.validation.cv_folds,
         "seed": training.validation.seed,

@@ -559,3 +559,57 @@ def test_the_operator_expires_a_models_inference_log(
         )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             assert counted in response.read().decode()
+
+
+def test_a_failing_reconcile_is_shown_on_the_object_once_and_cleared(
+    kube_cluster: Cluster,
+    namespace: str,
+    minio_server: MinioInfo,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+) -> None:
+    """The operator's pipeline folder is a file (a misconfigured volume): every look fails.
+    The object shows it (Reconciled=False with the error, one Warning event however often it
+    repeats); an operator restarted with a usable folder clears it and trains."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, blocked)
+
+    def reconciled() -> dict[str, Any] | None:
+        return conditions(get(kube_cluster, namespace, "blocked")).get("Reconciled")
+
+    def error_events() -> list[Any]:
+        listed = kube_cluster.core.list_namespaced_event(
+            namespace, field_selector="involvedObject.name=blocked,reason=ReconcileError"
+        )
+        return list(listed.items)
+
+    with running_operator(namespace, env_extra=env):
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, wine("blocked")
+        )
+        failed = eventually(
+            lambda: (c := reconciled()) and c["status"] == "False" and c, timeout=60
+        )
+        assert failed["reason"] == "ReconcileError"
+        assert "not-a-folder" in failed["message"], failed
+        time.sleep(8)  # retries at 1, 2, 4 s: the same error, so nothing more is written
+        assert reconciled() == failed
+        shown = eventually(error_events, timeout=10, what="the Warning event")
+        assert len(shown) == 1
+        assert shown[0].type == "Warning"
+        assert shown[0].count in (None, 1)
+        assert "not-a-folder" in shown[0].message
+
+    env["PACE_PIPELINE_DIR"] = str(tmp_path / "p")
+    with running_operator(namespace, env_extra=env):
+        recovered = eventually(
+            lambda: (c := reconciled()) and c["status"] == "True" and c, timeout=60
+        )
+        assert recovered["reason"] == "Recovered"
+        eventually(
+            lambda: run_state(kube_cluster, namespace, "blocked"),
+            timeout=RUN_TIMEOUT,
+            what="the run",
+        )
+        assert run_state(kube_cluster, namespace, "blocked") == "Succeeded"

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ from typing import Any, Protocol
 
 from pace.adapters import warm_steps
 from pace.core.pipeline_plan import RunRequest, StepSettings
+
+log = logging.getLogger(__name__)
 
 TERMINAL = ("Succeeded", "Failed")
 PIPELINE_INTERFACE = 4  # bumped when training_pipeline's parameters change (4: JSON search)
@@ -121,7 +124,11 @@ class LocalBackend:
         """Start the warm step server (runs after this start warm); False if it did not come
         up (runs then start cold, as before)."""
         if self.steps_server is None or self.steps_server.poll() is not None:
-            self.steps_server = warm_steps.spawn_server(steps_socket(self.root))
+            try:
+                self.steps_server = warm_steps.spawn_server(steps_socket(self.root))
+            except OSError as exc:  # e.g. the runs folder cannot be made: runs report that
+                log.warning("warm step server not started (runs start cold): %s", exc)
+                self.steps_server = None
         return self.steps_server is not None
 
     def stop_warm(self) -> None:

@@ -25,6 +25,7 @@ class ConditionType(StrEnum):
     DRIFT_DETECTED = "DriftDetected"
     MODEL_FOUND = "ModelFound"
     SPEC_VALID = "SpecValid"
+    RECONCILED = "Reconciled"
 
 
 class Reason(StrEnum):
@@ -41,6 +42,8 @@ class Reason(StrEnum):
     WAITING_FOR_MODEL = "WaitingForModel"
     NOT_CHECKED = "NotChecked"
     READY = "Ready"
+    RECONCILE_ERROR = "ReconcileError"
+    RECOVERED = "Recovered"
 
 
 Status = Literal["True", "False", "Unknown"]

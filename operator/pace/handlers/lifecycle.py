@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -138,7 +139,9 @@ async def flush_sink(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     step server (runs in flight go on)."""
     if isinstance(getattr(memo, "backend", None), pipeline_backend.LocalBackend):
         if getattr(memo, "warming", None) is not None:
-            await memo.warming
+            # Its failure was logged when it happened; it must not hold the shutdown up.
+            with contextlib.suppress(Exception):
+                await memo.warming
         await asyncio.to_thread(memo.backend.stop_warm)
     if getattr(memo, "sink", None) is not None:
         await memo.sink.close(memo.sink_runner)

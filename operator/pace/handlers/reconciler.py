@@ -15,8 +15,11 @@ DriftMonitor and RetrainPolicy gets one daemon (kopf runs one per object) whose 
    a change of the object (or of an object it depends on, see `pace.handlers.indexes`), or
    the operator's stop.
 
-An exception never ends the loop: it is counted, logged, reported by the kind as a condition
-where it can, and retried with exponential backoff (1 s doubling to 5 min).
+An exception never ends the loop: it is counted, logged, retried with exponential backoff
+(1 s doubling to 5 min), and shown on the object: condition ``Reconciled=False`` (reason
+``ReconcileError``, the error as message) with one Warning event, written when the message
+changes, so a failure that repeats itself writes nothing more. The next look that succeeds
+sets ``Reconciled=True`` (reason ``Recovered``) in the same write as its move.
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from pace.adapters import events, kube_api, metrics
-from pace.api import constants
-from pace.core import merge_patch
+from pace.api import conditions, constants
+from pace.api.conditions import ConditionType, Reason
+from pace.core import merge_patch, status
 
 Key = tuple[str, str, str]  # (plural, namespace, name)
 IDLE_SECONDS = 60.0
@@ -82,6 +87,56 @@ def backoff(failures: int) -> float:
     """1 s, 2 s, 4 s ... capped at five minutes, with ±10 % jitter."""
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, failures - 1))
     return base * random.uniform(0.9, 1.1)
+
+
+MAX_ERROR_MESSAGE = 1000
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a user is told of a failed reconcile: the exception's type and text, cut short."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= MAX_ERROR_MESSAGE else text[: MAX_ERROR_MESSAGE - 1] + "…"
+
+
+def failure_patch(snapshot: dict[str, Any], message: str) -> dict[str, Any] | None:
+    """The status patch that shows a failed reconcile (None when it already shows this one).
+    observedGeneration is left alone: the spec was not acted on."""
+    before = conditions.parse_conditions(snapshot.get("status"))
+    shown = status.find(before, ConditionType.RECONCILED)
+    if shown is not None and shown.status == "False" and shown.message == message:
+        return None
+    failed = status.condition(
+        ConditionType.RECONCILED,
+        "False",
+        Reason.RECONCILE_ERROR,
+        message,
+        generation=int(snapshot["metadata"].get("generation") or 0),
+        now=datetime.now(UTC),
+    )
+    after = status.set_conditions(before, [failed])
+    return {"status": {"conditions": status.conditions_to_k8s(after)}}
+
+
+def recovery(snapshot: dict[str, Any], patch: kopf.Patch) -> None:
+    """After failures, the successful look also sets Reconciled=True (on top of the
+    conditions its move wrote, if any)."""
+    before = conditions.parse_conditions(snapshot.get("status"))
+    shown = status.find(before, ConditionType.RECONCILED)
+    if shown is None or shown.status != "False":
+        return
+    moved = patch.status.get("conditions")
+    current = conditions.parse_conditions({"conditions": moved}) if moved else before
+    recovered = status.condition(
+        ConditionType.RECONCILED,
+        "True",
+        Reason.RECOVERED,
+        "Reconciled again after the error above.",
+        generation=int(snapshot["metadata"].get("generation") or 0),
+        now=datetime.now(UTC),
+    )
+    patch.status["conditions"] = status.conditions_to_k8s(
+        status.set_conditions(current, [recovered])
+    )
 
 
 def _raw(body: Any) -> dict[str, Any]:
@@ -175,6 +230,7 @@ async def run(
             try:
                 with events.deferred() as held:
                     requeue = await reconcile(snapshot, patch, ctx)
+                    recovery(snapshot, patch)
                     stored = await write(memo.kube, plural, snapshot, dict(patch))
                 events.flush(held)
                 failures = conflicts = 0
@@ -204,6 +260,9 @@ async def run(
                 logger.exception(
                     f"reconcile failed ({failures} in a row); again in {requeue:.0f}s: {exc}"
                 )
+                shown = await _show_failure(memo.kube, plural, snapshot, exc, logger)
+                if shown is not None:
+                    latest, behind = shown, _rv(snapshot)
             finally:
                 slots.release()
                 metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
@@ -214,6 +273,24 @@ async def run(
     finally:
         stopper.cancel()
         wakers.drop(key)
+
+
+async def _show_failure(
+    kube: kube_api.KubeApi, plural: str, snapshot: dict[str, Any], exc: Exception, logger: Any
+) -> dict[str, Any] | None:
+    """Write Reconciled=False and post its Warning event, when the message is new; the stored
+    object, or None. A failure to write this is only logged (the next look tries again)."""
+    message = failure_message(exc)
+    patch = failure_patch(snapshot, message)
+    if patch is None:
+        return None
+    try:
+        stored = await write(kube, plural, snapshot, patch)
+    except Exception as write_exc:  # a conflict or the API down: shown at the next failure
+        logger.warning(f"could not show the reconcile error on the object: {write_exc}")
+        return None
+    events.warn(snapshot, reason=Reason.RECONCILE_ERROR, message=f"Reconcile failed: {message}")
+    return stored
 
 
 def register(

@@ -412,6 +412,21 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             )
             # The Grafana dashboard's queries, against this Prometheus after the loop.
             check_dashboard(PrometheusApi(prom_info.url), namespace)
+            # wine's only monitor is deleted: its drift verdict does not outlive it.
+            kube_cluster.custom.delete_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.DRIFT_MONITOR_PLURAL,
+                "wine",
+            )
+            eventually(
+                lambda: model_drift(kube_cluster, namespace).get("reason") == "NotMonitored",
+                timeout=30,
+                what="wine's DriftDetected cleared once its monitor is gone",
+            )
+            assert model_drift(kube_cluster, namespace)["status"] == "Unknown"
+            assert status(kube_cluster, namespace, "MLModel", "wine")["phase"] == "Serving"
     finally:
         traffic.stop.set()
         next(prom, None)

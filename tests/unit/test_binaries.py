@@ -76,3 +76,23 @@ def test_stamp_mismatch_means_rebuild(tmp_path: Path) -> None:
     assert not binaries.is_current(binaries.ETCD, tmp_path)
     (directory / ".stamp").write_text(binaries.ETCD.stamp())
     assert binaries.is_current(binaries.ETCD, tmp_path)
+
+
+def test_older_image_builds_are_found_for_pruning() -> None:
+    from pace.localstack import images
+
+    names = [
+        "pace-pipeline-aaa.oci.tar",
+        "pace-pipeline-bbb.oci.tar",
+        "pace-python-build-ccc.oci.tar",
+        "pace-operator-aaa.oci.tar",
+        "localhost/pace-pipeline:pace-pipeline-aaa",
+        "localhost/pace-pipeline:pace-pipeline-bbb",
+        "localhost/pace-pipeline:0.1.0",
+        "localhost/pace-python:pace-python-ddd",
+    ]
+    assert images.stale(names, "pace-pipeline", "bbb") == [
+        "pace-pipeline-aaa.oci.tar",
+        "localhost/pace-pipeline:pace-pipeline-aaa",
+    ]
+    assert images.stale(names, "pace-python", "ddd") == []

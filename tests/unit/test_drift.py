@@ -117,6 +117,11 @@ def test_model_condition_mirrors_its_monitors() -> None:
         )
 
     assert model_condition([], generation=1, now=now) is None
+    # The last monitor went away: its verdict does not stand.
+    drifted = model_condition([("a", verdict("True"))], generation=1, now=now)
+    gone = model_condition([], generation=1, now=now, shown=drifted)
+    assert gone is not None
+    assert (gone.status, gone.reason) == ("Unknown", "NotMonitored")
     waiting = model_condition([("a", None)], generation=1, now=now)
     assert waiting is not None
     assert (waiting.status, waiting.reason) == ("Unknown", "NotChecked")

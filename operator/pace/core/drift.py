@@ -209,15 +209,30 @@ def detect(
 
 
 def model_condition(
-    verdicts: Sequence[tuple[str, Condition | None]], *, generation: int, now: datetime
+    verdicts: Sequence[tuple[str, Condition | None]],
+    *,
+    generation: int,
+    now: datetime,
+    shown: Condition | None = None,
 ) -> Condition | None:
     """The MLModel's DriftDetected condition from its monitors' verdicts ((name, condition)).
 
     True when any monitor reports drift (naming them), False when every judged monitor reports
-    none, Unknown while none has judged yet; None when no monitor watches the model.
+    none, Unknown while none has judged yet. When no monitor watches the model: None if it
+    never showed the condition, else Unknown (``NotMonitored``): a verdict of a monitor that
+    is gone must not stand (a deleted last monitor would leave the model Degraded forever).
     """
     if not verdicts:
-        return None
+        if shown is None:
+            return None
+        return status.condition(
+            ConditionType.DRIFT_DETECTED,
+            "Unknown",
+            "NotMonitored",
+            "No DriftMonitor watches this model any more.",
+            generation=generation,
+            now=now,
+        )
     drifted = [(n, c) for n, c in verdicts if c is not None and c.status == "True"]
     if drifted:
         names = sorted(n for n, _ in drifted)

@@ -43,8 +43,8 @@ async def mirror(
         (m.name, status.find(m.status.conditions, ConditionType.DRIFT_DETECTED))
         for m in monitors_of(model, ctx.indexes)
     ]
-    new = drift.model_condition(verdicts, generation=model.generation, now=now)
     old = status.find(model.status.conditions, ConditionType.DRIFT_DETECTED)
+    new = drift.model_condition(verdicts, generation=model.generation, now=now, shown=old)
     if new is None or (
         old is not None
         and (old.status, old.reason, old.message) == (new.status, new.reason, new.message)

@@ -66,15 +66,17 @@ def _put_model(store: ObjectStore, model: Any) -> str:
     return store.put("models/ns/wine/u/versions/v1/model.joblib", buf.getvalue())
 
 
-def test_the_serving_model_is_scored_on_the_runs_test_set(
-    tmp_path: Path,
-    split: tuple[Any, Any],
-    store: ObjectStore,
-    s3_settings: S3Settings,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def step_env(s3_settings: S3Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's settings in the environment, as a pipeline step gets them."""
     for key, value in s3_settings.to_env().items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.mark.usefixtures("step_env")
+def test_the_serving_model_is_scored_on_the_runs_test_set(
+    tmp_path: Path, split: tuple[Any, Any], store: ObjectStore
+) -> None:
     wine = load_wine()
     # The serving version predicts one class: poor on these rows, whatever it recorded.
     poor = DummyClassifier(strategy="most_frequent").fit(wine.data, wine.target)
@@ -89,15 +91,10 @@ def test_the_serving_model_is_scored_on_the_runs_test_set(
     assert " vs 0.4" in delta["message"], delta["message"]
 
 
+@pytest.mark.usefixtures("step_env")
 def test_recorded_metrics_are_the_fallback_when_the_serving_model_cannot_be_read(
-    tmp_path: Path,
-    split: tuple[Any, Any],
-    store: ObjectStore,
-    s3_settings: S3Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, split: tuple[Any, Any], store: ObjectStore
 ) -> None:
-    for key, value in s3_settings.to_env().items():
-        monkeypatch.setenv(key, value)
     missing = store.uri("models/ns/wine/u/versions/v1/model.joblib")
 
     verdict = _evaluate(tmp_path, split, {"accuracy": 1.0}, missing)

@@ -244,8 +244,9 @@ def build_base(
     if _has_image(buildah, reference):
         return reference
     if archive.is_file():
-        buildah("pull", "--quiet", f"oci-archive:{archive}", log=log)
-        buildah("tag", _archive_image_id(buildah, archive), reference, log=log)
+        # The storage was emptied but the archive kept: load it (pull prints the image id).
+        pulled = buildah("pull", "--quiet", f"oci-archive:{archive}", capture=True)
+        buildah("tag", pulled.splitlines()[-1], reference, log=log)
         return reference
     with tempfile.TemporaryDirectory(prefix="pace-base-") as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
@@ -328,11 +329,6 @@ def _has_image(buildah: Buildah, reference: str) -> bool:
     except ImageBuildError:
         return False
     return True
-
-
-def _archive_image_id(buildah: Buildah, archive: Path) -> str:
-    out = buildah("images", "--format", "{{.ID}}", f"oci-archive:{archive}", capture=True)
-    return out.splitlines()[0] if out else f"oci-archive:{archive}"
 
 
 def archive_facts(archive: Path) -> tuple[str, int]:

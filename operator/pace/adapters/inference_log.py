@@ -66,16 +66,26 @@ def partitions(store: ObjectStore, prefix: str, kind: Kind | None) -> Partitions
     return found
 
 
-def batches_since(store: ObjectStore, prefix: str, kind: Kind, *, since_ms: int) -> list[str]:
+def batches_since(
+    store: ObjectStore,
+    prefix: str,
+    kind: Kind,
+    *,
+    since_ms: int,
+    found: Partitions | None = None,
+) -> list[str]:
     """The batches of one kind under a prefix written at or after ``since_ms``, oldest first,
-    listing only the partitions of that day and later."""
-    found = partitions(store, prefix, kind)
+    listing only the partitions of that day and later. ``found``: a walk of every kind
+    already made (a reader of two kinds walks the folders once)."""
+    found = found if found is not None else partitions(store, prefix, kind)
+    marker = f"/{kind}/"
     first_day = inference_records.day_of(since_ms)
-    keys = list(found.loose)
+    keys = [k for k in found.loose if marker in k]
     for day, folders in found.days.items():
         if day >= first_day:
             for folder in folders:
-                keys.extend(store.list(folder))
+                if marker in folder:
+                    keys.extend(store.list(folder))
     return batch_keys(keys, kind, since_ms=since_ms)
 
 
@@ -155,7 +165,8 @@ def read_newest(store: ObjectStore, prefix: str, kind: Kind, *, rows: int | None
 def window(store: ObjectStore, namespace: str, model: str, *, since_ms: int) -> tuple[Any, Any]:
     """A model's logged responses and its labels written since ``since_ms``."""
     prefix = inference_records.model_prefix(namespace, model)
+    found = partitions(store, prefix, None)
     return (
-        read(store, batches_since(store, prefix, "responses", since_ms=since_ms)),
-        read(store, batches_since(store, prefix, "labels", since_ms=since_ms)),
+        read(store, batches_since(store, prefix, "responses", since_ms=since_ms, found=found)),
+        read(store, batches_since(store, prefix, "labels", since_ms=since_ms, found=found)),
     )

@@ -43,11 +43,13 @@ def from_inference_log(
 
     prefix = inference_records.model_prefix(namespace, model)
     since_ms = int(since * 1000) if since is not None else 0
+    found = inference_log.partitions(store, prefix, None)
     requests = inference_log.read(
-        store, inference_log.batches_since(store, prefix, "requests", since_ms=since_ms)
+        store,
+        inference_log.batches_since(store, prefix, "requests", since_ms=since_ms, found=found),
     )
     labels = inference_log.read(
-        store, inference_log.batches_since(store, prefix, "labels", since_ms=since_ms)
+        store, inference_log.batches_since(store, prefix, "labels", since_ms=since_ms, found=found)
     )
     if requests.empty or labels.empty:
         return pd.DataFrame(columns=[*features, target]), 0

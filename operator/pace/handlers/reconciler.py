@@ -120,10 +120,12 @@ def failure_patch(snapshot: dict[str, Any], message: str) -> dict[str, Any] | No
 def recovery(snapshot: dict[str, Any], patch: kopf.Patch) -> None:
     """After failures, the successful look also sets Reconciled=True (on top of the
     conditions its move wrote, if any)."""
+    raw = (snapshot.get("status") or {}).get("conditions") or []
+    if not any(
+        c.get("type") == ConditionType.RECONCILED and c.get("status") == "False" for c in raw
+    ):
+        return  # the common case, on every look: no parsing
     before = conditions.parse_conditions(snapshot.get("status"))
-    shown = status.find(before, ConditionType.RECONCILED)
-    if shown is None or shown.status != "False":
-        return
     moved = patch.status.get("conditions")
     current = conditions.parse_conditions({"conditions": moved}) if moved else before
     recovered = status.condition(

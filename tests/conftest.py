@@ -7,8 +7,10 @@ skipped for it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 pytest_plugins = [
@@ -17,6 +19,16 @@ pytest_plugins = [
     "tests.servers.kfp_api",
     "tests.servers.operator",
 ]
+
+# Property tests (tests/unit/test_fuzz_*.py): the same examples on every run, so CI is
+# repeatable; no example database in the work tree. HYPOTHESIS_PROFILE=thorough digs deeper.
+hypothesis.settings.register_profile(
+    "pace", max_examples=200, derandomize=True, database=None, deadline=None
+)
+hypothesis.settings.register_profile(
+    "thorough", parent=hypothesis.settings.get_profile("pace"), max_examples=5000
+)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pace"))
 
 _FOLDER_MARKS = {
     "integration": "integration",

@@ -19,6 +19,7 @@
 | PACE_SERVING_SECRET | pace-s3 | Secret in the model's namespace for model artifacts |
 | PACE_INFERENCE_LOG_URL | (none) | where predictors post request/response logs |
 | PACE_INFERENCE_SINK_PORT | (none) | serve the inference log sink on this port |
+| PACE_INFERENCE_SINK_AUTH_SECRET | (open) | ns/name of a Secret whose `key` signs sink tokens |
 | PACE_MAX_TRAINING_RUNS | 0 (CPUs, capped by memory) | training runs at a time; more wait Queued |
 """
 
@@ -48,6 +49,17 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 <= value <= 65535:
         raise ConfigError(f"{name}={value} is outside 0-65535")
     return value
+
+
+def _secret_ref(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """A ``<namespace>/<name>`` Secret reference (None when unset)."""
+    value = env.get(name, "")
+    if not value:
+        return None
+    namespace, _, secret = value.partition("/")
+    if not namespace or not secret or "/" in secret:
+        raise ConfigError(f"{name}={value!r} must be <namespace>/<name>")
+    return namespace, secret
 
 
 def _available_memory() -> int:
@@ -98,6 +110,7 @@ class OperatorConfig:
     serving_secret: str = "pace-s3"
     inference_log_url: str | None = None
     inference_sink_port: int | None = None
+    inference_sink_auth_secret: tuple[str, str] | None = None
     max_training_runs: int = 1
 
     @classmethod
@@ -107,15 +120,7 @@ class OperatorConfig:
         namespaces = tuple(
             n.strip() for n in env.get("PACE_WATCH_NAMESPACES", "").split(",") if n.strip()
         )
-        secret = env.get("PACE_S3_CREDENTIALS_SECRET", "")
-        secret_ref: tuple[str, str] | None = None
-        if secret:
-            namespace, _, name = secret.partition("/")
-            if not namespace or not name:
-                raise ConfigError(
-                    f"PACE_S3_CREDENTIALS_SECRET={secret!r} must be <namespace>/<name>"
-                )
-            secret_ref = (namespace, name)
+        secret_ref = _secret_ref(env, "PACE_S3_CREDENTIALS_SECRET")
         backend = env.get("PACE_PIPELINE_BACKEND", "local")
         if backend not in ("local", "kfp"):
             raise ConfigError(f"PACE_PIPELINE_BACKEND={backend!r} must be local or kfp")
@@ -147,6 +152,7 @@ class OperatorConfig:
             serving_secret=env.get("PACE_SERVING_SECRET", cls.serving_secret),
             inference_log_url=env.get("PACE_INFERENCE_LOG_URL") or None,
             max_training_runs=_max_training_runs(env),
+            inference_sink_auth_secret=_secret_ref(env, "PACE_INFERENCE_SINK_AUTH_SECRET"),
             inference_sink_port=(
                 _port(env, "PACE_INFERENCE_SINK_PORT", 0)
                 if env.get("PACE_INFERENCE_SINK_PORT")

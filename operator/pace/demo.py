@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pace.adapters import kube_api
 from pace.localstack import stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
@@ -100,9 +101,9 @@ class Labeller(threading.Thread):
     """Posts the truth of the answered predictions to the sink's labels API once a second,
     as a delayed labelling process would."""
 
-    def __init__(self, traffic: Traffic, url: str) -> None:
+    def __init__(self, traffic: Traffic, url: str, token: str) -> None:
         super().__init__(daemon=True)
-        self.traffic, self.url = traffic, url
+        self.traffic, self.url, self.token = traffic, url, token
         self.stop = threading.Event()
         self.sent = 0
 
@@ -113,7 +114,12 @@ class Labeller(threading.Thread):
                 continue
             body = json.dumps({"labels": labels}).encode()
             request = urllib.request.Request(
-                self.url, data=body, headers={"Content-Type": "application/json"}
+                self.url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self.token}",
+                },
             )
             try:
                 with urllib.request.urlopen(request, timeout=10):
@@ -128,6 +134,12 @@ class Demo:
 
     def __init__(self, state: stack.StackState, started: float) -> None:
         self.state, self.started = state, started
+
+    def labeller_token(self, namespace: str) -> str:
+        """A token of the ServiceAccount `labeller` in ``namespace`` (created if needed): the
+        sink lets it post labels for that namespace only (TokenReview)."""
+        kube = kube_api.KubeApi(kube_api.load_client(self.state.kubeconfig))
+        return kube.service_account_token(namespace, "labeller", seconds=7200)
 
     def kubectl(self, *args: str) -> str:
         env = {**os.environ, "KUBECONFIG": self.state.kubeconfig}
@@ -354,7 +366,9 @@ def main() -> int:
         traffic = Traffic(status["endpoint"])
         traffic.start()
         labeller = Labeller(
-            traffic, f"{state.urls['inference-sink'].rstrip('/')}/labels/default/wine"
+            traffic,
+            f"{state.urls['inference-sink'].rstrip('/')}/labels/default/wine",
+            demo.labeller_token("default"),
         )
         labeller.start()
         demo.stage(

@@ -16,29 +16,36 @@ seldon-core microservices), the operator's inference sink. Three models run at o
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sklearn.datasets import load_wine
 
+from pace.adapters.kube_api import KubeApi
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.adapters.prometheus_api import PrometheusApi
 from pace.api import constants
-from pace.localstack import processes
+from pace.core import sink_auth
+from pace.localstack import binaries, processes
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_canary_rollout import Traffic
 from tests.e2e.test_train_and_register import operator_env, wine
+from tests.servers import secret_scan
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
 from tests.servers.rbac import operator_kubeconfig
 from tests.servers.serving import ServingRuntime, running_prometheus
 
+ROOT = Path(__file__).resolve().parents[2]
 PLURALS = {
     "MLModel": constants.MLMODEL_PLURAL,
     "DriftMonitor": constants.DRIFT_MONITOR_PLURAL,
@@ -115,6 +122,38 @@ def check_dashboard(prometheus: PrometheusApi, namespace: str) -> None:
             assert found or panel["title"] in MAY_BE_EMPTY, panel["title"]
 
 
+def traffic_logged(settings: S3Settings, namespace: str) -> int:
+    """Request rows of wine in the inference log."""
+    store = ObjectStore(settings)
+    keys = [k for k in store.list(f"inference-logs/{namespace}/wine/") if "/requests/" in k]
+    return sum(len(pd.read_parquet(io.BytesIO(store.get(k)))) for k in keys)
+
+
+def shown_and_kept(cluster: Cluster, namespace: str, settings: S3Settings) -> dict[str, bytes]:
+    """Everything a user sees or PACE keeps: the objects (status, annotations), the events,
+    every object in the bucket (versions, lineage, audit, compiled pipelines, the log), and
+    the chart as rendered."""
+    found: dict[str, bytes] = {}
+    for kind, plural in PLURALS.items():
+        listed = cluster.custom.list_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, plural
+        )
+        for item in listed["items"]:
+            found[f"{kind} {item['metadata']['name']}"] = json.dumps(item).encode()
+    events = cluster.core.list_namespaced_event(namespace)
+    found["events"] = json.dumps(cluster.client.sanitize_for_serialization(events)).encode()
+    store = ObjectStore(settings)
+    for key in store.list(""):
+        found[store.uri(key)] = store.get(key)
+    chart = subprocess.run(
+        [str(binaries.locate("helm")), "template", "pace", str(ROOT / "charts" / "pace")],
+        capture_output=True,
+        check=True,
+    )
+    found["rendered chart"] = chart.stdout
+    return found
+
+
 def pace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pace.cli", *args],
@@ -147,7 +186,11 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
     )
     prom_info = next(prom)
     env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
+    # The sink takes records only with this namespace's token (the logger URLs carry it).
+    sink_key = secrets.token_hex(32)
+    KubeApi(kube_cluster.client).apply_secret(namespace, "pace-sink-auth", {"key": sink_key})
     env |= {
+        "PACE_INFERENCE_SINK_AUTH_SECRET": f"{namespace}/pace-sink-auth",
         # Least privilege: the operator signs in as the ServiceAccount of manifests/rbac.
         "KUBECONFIG": operator_kubeconfig(kube_cluster, namespace, tmp_path / "rbac"),
         "PACE_PROMETHEUS_URL": prom_info.url,
@@ -427,6 +470,10 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             )
             assert model_drift(kube_cluster, namespace)["status"] == "Unknown"
             assert status(kube_cluster, namespace, "MLModel", "wine")["phase"] == "Serving"
+            metrics_text = urllib.request.urlopen(
+                f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
+            ).read()
+            logged = traffic_logged(s3_settings, namespace)
     finally:
         traffic.stop.set()
         next(prom, None)
@@ -434,6 +481,37 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
     # Nothing the loop needed was refused to the operator's ServiceAccount.
     for output in (run_1.output, run_2.output):
         assert "Forbidden" not in output
+    # The router logged through the sink with the namespace's token: every predictor's
+    # requests reached the bucket (the sink refuses records without it).
+    assert logged >= 150, logged
+
+    # No credential it was given shows anywhere PACE writes or shows things.
+    token = sink_auth.namespace_token(sink_key.encode(), namespace)
+    sdep = kube_cluster.custom.get_namespaced_custom_object(
+        "machinelearning.seldon.io", "v1", namespace, "seldondeployments", "wine"
+    )
+    assert f"token={token}" in json.dumps(sdep["spec"])  # where it is meant to be, only
+    leaks = secret_scan.findings(
+        shown_and_kept(kube_cluster, namespace, s3_settings)
+        | {
+            "operator log (run 1)": run_1.output.encode(),
+            "operator log (run 2)": run_2.output.encode(),
+            "operator metrics": metrics_text,
+            "SeldonDeployment status": json.dumps(sdep.get("status") or {}).encode(),
+        }
+        | {  # the local backend's compiled pipelines and run records
+            str(path): path.read_bytes()
+            for path in (tmp_path / "p").rglob("*")
+            if path.suffix in (".yaml", ".json", ".log", ".txt") and path.is_file()
+        },
+        {
+            "S3 access key": minio_server.access_key,
+            "S3 secret key": minio_server.secret_key,
+            "sink key": sink_key,
+            "sink namespace token": token,
+        },
+    )
+    assert leaks == []
 
     # The audit trail, read back through `pace history`.
     loop = history(namespace, "wine", cli_env)

@@ -340,3 +340,50 @@ def test_invalid_object_is_refused_naming_the_field(
         constants.GROUP, constants.VERSION, namespace, plural
     )
     assert listed["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("cron", "named"),
+    [
+        ("99 * * * *", 'cron minute field "99"'),
+        ("0 25 * * *", 'cron hour field "25"'),
+        ("* * 0 * *", 'cron day of month field "0"'),
+        ("* * * 13 *", 'cron month field "13"'),
+        ("0 0 * * 8", 'cron day of week field "8"'),
+        ("*/0 * * * *", 'cron minute field "*/0"'),
+        ("5-2 * * * *", 'cron minute field "5-2"'),
+        ("0 1,2,30 * * *", 'cron hour field "1,2,30"'),
+        ("0 0 1-31/00 * *", 'cron day of month field "1-31/00"'),
+        ("0 0 * * 99999999999", 'cron day of week field "99999999999"'),
+    ],
+)
+def test_cron_out_of_range_is_refused_naming_the_field_and_value(
+    kube_cluster: Cluster, namespace: str, cron: str, named: str
+) -> None:
+    """A cron the pattern lets through but croniter would refuse on every tick never gets in."""
+    body = _with(_POLICY, "spec.triggers.schedule.cron", cron)
+    with pytest.raises(ApiException) as refused:
+        create(kube_cluster, namespace, constants.RETRAIN_POLICY_PLURAL, body)
+    assert refused.value.status == 422
+    message = json.loads(refused.value.body)["message"]
+    assert "spec.triggers.schedule.cron" in message, message
+    assert named in message, message
+
+
+@pytest.mark.parametrize(
+    "cron",
+    [
+        "*/15 2-4 1,15 * 1-5",
+        "@daily",
+        "0 0 * * 7",  # croniter reads 7 as Sunday
+        "0 0 * * 0-7",
+        "59 23 31 12 *",
+        "0/5 0 1 1 0",
+        "*/90 * * * *",  # a step past the range fires once, at the range's start
+        "0\t3  * * *",  # any whitespace between the fields, as the pattern allows
+    ],
+)
+def test_cron_within_range_is_accepted(kube_cluster: Cluster, namespace: str, cron: str) -> None:
+    body = _with(_POLICY, "spec.triggers.schedule.cron", cron)
+    stored = create(kube_cluster, namespace, constants.RETRAIN_POLICY_PLURAL, body)
+    assert stored["spec"]["triggers"]["schedule"]["cron"] == cron

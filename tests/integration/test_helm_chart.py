@@ -4,6 +4,7 @@ manifests/rbac's, and every setting it passes is one the operator reads."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -69,7 +70,8 @@ def test_rendered_objects_are_accepted_by_the_api_server(
         env={**os.environ, "KUBECONFIG": kube_cluster.kubeconfig},
     )
     assert applied.returncode == 0, applied.stderr
-    for kind in ("serviceaccount", "clusterrole", "role", "deployment", "service"):
+    kinds = ("serviceaccount", "clusterrole", "role", "deployment", "service", "networkpolicy")
+    for kind in (*kinds, "secret"):
         assert re.search(rf"^{kind}[./].* \(server dry run\)$", applied.stdout, re.M), kind
 
 
@@ -101,8 +103,9 @@ def test_settings_are_the_operators_and_parse() -> None:
     assert config.watch_namespaces == ("team-a", "team-b")
     assert config.inference_log_url == "http://pace-operator.mlops.svc:9000/"
     assert config.kfp_s3_secret == "keys"  # by default the steps use the same Secret's name
-    # Keys are referenced by Secret name only; the Role may read that one Secret.
-    assert one(docs, "Role")["rules"][0]["resourceNames"] == ["keys"]
+    assert config.inference_sink_auth_secret == ("mlops", "pace-sink-auth")
+    # Keys are referenced by Secret name only; the Role may read those two Secrets.
+    assert one(docs, "Role")["rules"][0]["resourceNames"] == ["keys", "pace-sink-auth"]
     assert not any("secretKey" in str(v) for v in env.values())
 
 
@@ -123,3 +126,44 @@ def _doc() -> str:
     import pace.config
 
     return pace.config.__doc__ or ""
+
+
+def test_the_sink_takes_records_only_from_predictors_and_listed_peers() -> None:
+    docs = render(
+        "mlops",
+        "inferenceLog.networkPolicy.extraFrom[0].podSelector.matchLabels.app=feeder",
+    )
+    policy = one(docs, "NetworkPolicy")
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"]
+        == (one(docs, "Deployment")["spec"]["selector"]["matchLabels"])
+    )
+    sink, others = policy["spec"]["ingress"]
+    assert sink["ports"] == [{"port": "inference-log", "protocol": "TCP"}]
+    assert sink["from"] == [
+        {
+            "namespaceSelector": {},
+            "podSelector": {
+                "matchExpressions": [{"key": "seldon-deployment-id", "operator": "Exists"}]
+            },
+        },
+        {"podSelector": {"matchLabels": {"app": "feeder"}}},
+    ]
+    assert {p["port"] for p in others["ports"]} == {"metrics", "probe"}
+    made = one(docs, "Secret")
+    assert made["metadata"]["name"] == "pace-sink-auth"
+    assert len(base64.b64decode(made["data"]["key"])) == 64
+    assert made["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert not [
+        d for d in render("mlops", "inferenceLog.createAuthSecret=false") if d["kind"] == "Secret"
+    ]
+    open_sink = render("mlops", "inferenceLog.authSecret=")
+    env = {
+        e["name"]
+        for e in one(open_sink, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert "PACE_INFERENCE_SINK_AUTH_SECRET" not in env
+    assert one(open_sink, "Role")["rules"][0]["resourceNames"] == ["pace-s3"]
+    assert not any(
+        "authentication.k8s.io" in r["apiGroups"] for r in one(open_sink, "ClusterRole")["rules"]
+    )

@@ -117,7 +117,8 @@ async def test_logged_predictions_with_labels_are_appended_by_position(
     )
     assert (len(frame), len(none), meta["recent_found"]) == (178, 0, 0)
     assert meta["data_note"] == (
-        "only 0 labelled recent rows (minRows 10): trained on the base data alone (178 rows)"
+        "only 0 labelled rows in spec.dataset.recent.window, fewer than "
+        "spec.dataset.recent.minRows (10): trained on the base data alone (178 rows)"
     )
 
 

@@ -75,3 +75,18 @@ def test_an_unchanged_spec_keeps_its_hash_across_the_recent_field() -> None:
     assert recent.dataset.recent is not None
     assert recent.dataset.recent.window.duration == "24h"
     assert spec_hash.spec_hash(recent) != "d9777f1cc40781f2"
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_cron_field_ranges_match_what_croniter_runs(index: int) -> None:
+    """The numbers the CRD's CEL rules allow in each cron field are exactly those croniter
+    takes there (the rules themselves run in the API server: tests/integration)."""
+    import re
+
+    from croniter import croniter
+
+    name, _, number = retrain_policy.CRON_FIELDS[index]
+    for n in [*range(100), "00", "07"]:
+        cron = " ".join(str(n) if i == index else "*" for i in range(5))
+        allowed = re.fullmatch(number, str(n)) is not None
+        assert allowed == croniter.is_valid(cron), (name, n)

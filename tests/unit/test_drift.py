@@ -3,6 +3,10 @@ feature), and the false-alarm rate on unshifted hold-out windows."""
 
 from __future__ import annotations
 
+import json
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -141,3 +145,82 @@ def test_model_condition_mirrors_its_monitors() -> None:
     )
     assert partial is not None
     assert partial.status == "Unknown"
+
+
+def _frames(*, shift_b: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A reference and a window of three features, the window's `a` partly missing: KSDrift
+    answers NaN for both the p-value and the distance of a feature with any NaN in it."""
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(
+        {"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.normal(size=300)}
+    )
+    a = rng.normal(size=200)
+    a[:20] = np.nan
+    window = pd.DataFrame({"a": a, "b": rng.normal(size=200) + shift_b, "c": rng.normal(size=200)})
+    return reference, window
+
+
+@pytest.mark.parametrize("detector", ["ks", "tabular", "cvm"])
+def test_a_feature_without_a_finite_statistic_is_named_not_patched(detector: str) -> None:
+    reference, window = _frames()
+    report = drift.detect(reference, window, DetectorSpec(type=detector))
+    assert report.untested == ["a"]
+    assert sorted(f.name for f in report.features) == ["b", "c"]
+    assert all(math.isfinite(f.p_value) and math.isfinite(f.distance) for f in report.features)
+    result = drift.verdict(report, reference_version="v1")
+    assert (result.status, result.reason) == ("Unknown", "DetectorError")
+    assert result.message == (
+        "Drift unknown: no finite p-value for feature(s) a (values missing or infinite in the "
+        "window or the reference); the other 2 feature(s) show no drift."
+    )
+    json.dumps(result.fields, allow_nan=False)  # the status patch is valid JSON
+    assert {f["name"] for f in result.fields["topFeatures"]} == {"b", "c"}
+    assert "driftDetected" not in result.fields  # no verdict it cannot know
+
+
+def test_drift_in_the_other_features_stands_beside_an_untested_one() -> None:
+    reference, window = _frames(shift_b=2.0)
+    report = drift.detect(reference, window, DetectorSpec(type="ks"))
+    result = drift.verdict(report, reference_version="v1")
+    assert (result.status, result.reason) == ("True", "Drift")
+    assert result.message.endswith(
+        "; no finite p-value for feature(s) a (values missing or "
+        "infinite in the window or the reference)"
+    )
+    assert result.fields["driftDetected"] is True
+    assert result.fields["shareDrifted"] == pytest.approx(1 / 3)  # b of a, b and c
+    json.dumps(result.fields, allow_nan=False)
+
+
+def test_a_multivariate_nan_is_named_too() -> None:
+    report = drift._multivariate(
+        {"p_val": float("nan"), "distance": float("nan"), "is_drift": 0}, rows=50, p_value=0.05
+    )
+    assert (report.features, report.untested, report.drift) == ([], ["all"], False)
+    result = drift.verdict(report, reference_version=None)
+    assert (result.status, result.reason) == ("Unknown", "DetectorError")
+    assert "no finite p-value over all features" in result.message
+    json.dumps(result.fields, allow_nan=False)
+
+
+def test_gauges_export_finite_numbers_and_drop_an_untested_feature() -> None:
+    from pace.adapters import metrics
+    from pace.api.drift_monitor import DriftMonitor
+    from pace.handlers import drift_check
+
+    monitor = DriftMonitor.from_body(
+        {"metadata": {"name": "gauges", "namespace": "ns"}, "spec": {"modelRef": {"name": "m"}}}
+    )
+
+    def p_value(feature: str) -> float | None:
+        labels = {"namespace": "ns", "monitor": "gauges", "feature": feature}
+        return metrics.REGISTRY.get_sample_value("pace_drift_p_value", labels)
+
+    reference, window = _frames()
+    clean = drift.detect(reference, window.fillna(0.0), DetectorSpec(type="ks"))
+    drift_check.export(monitor, clean, judged=True)
+    assert p_value("a") is not None  # a tested before
+    report = drift.detect(reference, window, DetectorSpec(type="ks"))
+    drift_check.export(monitor, report, judged=False)
+    assert p_value("a") is None  # no NaN exported, and no stale answer either
+    assert all(math.isfinite(p_value(name) or math.nan) for name in ("b", "c"))

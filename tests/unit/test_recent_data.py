@@ -74,5 +74,6 @@ def test_append_replace_and_too_few() -> None:
     few = rd.combine(BASE, recent, mode="append", min_rows=5)
     assert (few.recent_rows, few.found_rows, len(few.frame)) == (0, 1, 2)
     assert few.note == (
-        "only 1 labelled recent rows (minRows 5): trained on the base data alone (2 rows)"
+        "only 1 labelled rows in spec.dataset.recent.window, fewer than "
+        "spec.dataset.recent.minRows (5): trained on the base data alone (2 rows)"
     )

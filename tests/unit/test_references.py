@@ -44,3 +44,27 @@ def test_all_found_is_ready() -> None:
 
 def test_retry_delay_doubles_and_caps() -> None:
     assert [references.retry_delay(r) for r in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]
+
+
+def test_a_part_of_the_spec_that_cannot_work_keeps_ready_false() -> None:
+    broken = "spec.triggers.schedule.cron: '99 * * * *' cannot be scheduled"
+    conds = references.reference_conditions(
+        [], namespace="n", generation=4, now=NOW, ready_message="armed", invalid=broken
+    )
+    assert [(c.type, c.status, c.reason) for c in conds] == [
+        ("ModelFound", "True", "ModelFound"),
+        ("Ready", "False", "InvalidSpec"),
+    ]
+    assert conds[1].message == broken
+    assert conds[1].observed_generation == 4
+    # A missing model is the first thing to fix; the broken part is still named.
+    both = references.reference_conditions(
+        [references.MissingRef(kind="MLModel", name="m", field="spec.modelRef")],
+        namespace="n",
+        generation=4,
+        now=NOW,
+        ready_message="armed",
+        invalid=broken,
+    )
+    assert both[1].reason == "ModelNotFound"
+    assert both[1].message.endswith("; " + broken)

@@ -1,11 +1,12 @@
 """The rendered SeldonDeployment: predictors, integer weights, secrets by reference, owner."""
 
+import urllib.parse
 from datetime import UTC, datetime
 
 import pytest
 
 from pace.api.mlmodel import MLModel, VersionRecord
-from pace.core import seldon_manifest
+from pace.core import inference_records, seldon_manifest
 
 MODEL = MLModel.model_validate(
     {
@@ -61,6 +62,25 @@ def test_canary_weights_sum_to_100(weight: int) -> None:
     # Each predictor logs to a URL naming its version: the sink keys rows by it.
     assert can["graph"]["logger"] == {"mode": "all", "url": "http://sink/versions/v2"}
     assert main["graph"]["logger"]["url"] == "http://sink/versions/v1"
+
+
+def test_each_predictor_logs_with_its_namespaces_sink_token() -> None:
+    sd = seldon_manifest.build(
+        MODEL,
+        serving=version("v1"),
+        candidate=version("v2"),
+        canary_weight=10,
+        secret_name="s",
+        log_url="http://sink/",
+        log_token="pace-ns-abc",
+    )
+    urls = [p["graph"]["logger"]["url"] for p in sd["spec"]["predictors"]]
+    assert urls == [
+        "http://sink/versions/v1?token=pace-ns-abc",
+        "http://sink/versions/v2?token=pace-ns-abc",
+    ]
+    # the sink still reads the version from the path, not the query
+    assert inference_records.version_of(urllib.parse.urlsplit(urls[1]).path) == "v2"
 
 
 def test_bad_weight() -> None:

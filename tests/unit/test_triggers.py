@@ -3,6 +3,8 @@ cooldown and concurrency."""
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pace.api.retrain_policy import LastTrigger, RetrainPolicySpec, RetrainPolicyStatus
 from pace.core import triggers
 
@@ -214,3 +216,49 @@ def test_performance_fires_below_or_above_its_bound_with_enough_labelled_rows() 
     assert triggers.evaluate(above, fresh, seen(3.0, 10), now=NOW).fire
     assert not triggers.evaluate(above, fresh, seen(2.0, 10), now=NOW).fire
     assert not triggers.evaluate(above, fresh, triggers.Observations(), now=NOW).fire
+
+
+# Crons the pattern lets through that croniter refuses: a number out of range, a zero step
+# (both refused by the CRD now, but stored before it did), a day no month has (CEL allows it).
+BROKEN_CRONS = ["99 * * * *", "*/0 * * * *", "0 0 30 2 *"]
+
+
+@pytest.mark.parametrize("cron", BROKEN_CRONS)
+def test_a_broken_schedule_leaves_the_other_triggers_working(cron: str) -> None:
+    fresh = RetrainPolicyStatus()
+    with_drift = spec(schedule={"cron": cron}, **DRIFT)
+    st = RetrainPolicyStatus(consecutive_drift_checks=1)
+    drifted = triggers.Observations(drift_detected=True, share_drifted=0.5)
+    fired = triggers.evaluate(with_drift, st, drifted, now=NOW)
+    assert fired.fire
+    assert fired.reason.startswith("drift: d reported drift in 2 consecutive checks")
+    with_rows = spec(schedule={"cron": cron}, newData={"prefix": "s3://logs/new/", "minRows": 10})
+    rows = triggers.evaluate(with_rows, fresh, triggers.Observations(new_rows=10), now=NOW)
+    assert (rows.fire, rows.reason) == (True, "newData: 10 new rows under s3://logs/new/")
+    with_live = spec(schedule={"cron": cron}, performance={"metric": "accuracy", "below": 0.8})
+    live = triggers.Observations(live=("v1", 0.5, 100))
+    assert triggers.evaluate(with_live, fresh, live, now=NOW).fire
+    alone = triggers.evaluate(
+        spec(schedule={"cron": cron}), fresh, triggers.Observations(), now=NOW
+    )
+    assert (alone.fire, alone.reason) == (False, "no trigger is due")
+
+
+@pytest.mark.parametrize("cron", BROKEN_CRONS)
+def test_a_broken_schedule_is_named_with_its_field_and_value(cron: str) -> None:
+    problem = triggers.spec_problem(spec(schedule={"cron": cron}, **DRIFT), now=NOW)
+    assert problem is not None
+    assert problem.startswith(f"spec.triggers.schedule.cron: {cron!r} cannot be scheduled (")
+    assert problem.endswith(
+        "the schedule trigger is off until it is fixed; the other triggers stay armed"
+    )
+    alone = triggers.spec_problem(spec(schedule={"cron": cron}), now=NOW)
+    assert alone is not None
+    assert alone.endswith("off until it is fixed")  # no other trigger to speak of
+    with pytest.raises(triggers.InvalidSchedule, match=r"spec\.triggers\.schedule\.cron"):
+        triggers.next_schedule(cron, NOW)
+
+
+def test_a_runnable_schedule_is_no_problem() -> None:
+    assert triggers.spec_problem(spec(schedule={"cron": "0 0 * * 7"}), now=NOW) is None
+    assert triggers.spec_problem(spec(**DRIFT), now=NOW) is None

@@ -113,6 +113,33 @@ class KubeApi:
                 raise
             self.core.replace_namespaced_secret(name, namespace, body)
 
+    def review_token(self, token: str) -> str | None:
+        """The user name the API server authenticates this bearer token as (TokenReview), or
+        None when it does not. The token is sent to the API server only."""
+        review = kubernetes.client.AuthenticationV1Api(self.client).create_token_review(
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "spec": {"token": token},
+            }
+        )
+        status = review.status
+        if status is None or not status.authenticated or status.user is None:
+            return None
+        return str(status.user.username)
+
+    def service_account_token(self, namespace: str, name: str, *, seconds: int = 3600) -> str:
+        """A bound token of a ServiceAccount (TokenRequest), creating the account if needed."""
+        try:
+            self.core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        request = self.core.create_namespaced_service_account_token(
+            name, namespace, {"spec": {"expirationSeconds": seconds}}
+        )
+        return str(request.status.token)
+
     async def aget_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """`get_object` in a worker thread."""
         return await asyncio.to_thread(self.get_object, plural, namespace, name)

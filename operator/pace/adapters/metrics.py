@@ -149,3 +149,15 @@ LOG_EXPIRED = prometheus_client.Counter(
     ["namespace", "model"],
     registry=REGISTRY,
 )
+SINK_REJECTED_ROWS = prometheus_client.Counter(
+    "pace_inference_sink_rejected_rows_total",
+    "Rows the inference sink refused (HTTP 400) because they did not fit their stream's schema.",
+    ["namespace"],
+    registry=REGISTRY,
+)
+SINK_QUARANTINED_ROWS = prometheus_client.Counter(
+    "pace_inference_sink_quarantined_rows_total",
+    "Rows the inference sink could not encode and kept under the dead-letter prefix.",
+    ["namespace", "model"],
+    registry=REGISTRY,
+)

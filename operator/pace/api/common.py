@@ -64,10 +64,19 @@ class SecretKeyRef(CamelModel):
 
 
 def cel(
-    rule: str, message: str, *, field_path: str | None = None, reason: str | None = None
+    rule: str,
+    message: str,
+    *,
+    field_path: str | None = None,
+    reason: str | None = None,
+    message_expression: str | None = None,
 ) -> dict[str, Any]:
-    """One ``x-kubernetes-validations`` entry."""
+    """One ``x-kubernetes-validations`` entry. ``message_expression`` (CEL, evaluated only
+    when the rule fails) can name the offending value; the API server falls back to
+    ``message`` when it cannot be evaluated."""
     entry: dict[str, Any] = {"rule": rule, "message": message}
+    if message_expression:
+        entry["messageExpression"] = message_expression
     if field_path:
         entry["fieldPath"] = field_path
     if reason:

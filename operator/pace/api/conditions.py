@@ -26,6 +26,7 @@ class ConditionType(StrEnum):
     MODEL_FOUND = "ModelFound"
     SPEC_VALID = "SpecValid"
     RECONCILED = "Reconciled"
+    INFERENCE_LOGGED = "InferenceLogged"
 
 
 class Reason(StrEnum):
@@ -44,6 +45,8 @@ class Reason(StrEnum):
     READY = "Ready"
     RECONCILE_ERROR = "ReconcileError"
     RECOVERED = "Recovered"
+    QUARANTINED = "Quarantined"
+    LOGGING = "Logging"
 
 
 Status = Literal["True", "False", "Unknown"]

@@ -4,16 +4,23 @@ I/O). Called by the DriftMonitor handler in a worker thread.
 `tabular` tests each numeric feature with Kolmogorov-Smirnov and each categorical feature with
 chi-square; `ks`, `chisquare` and `cvm` apply one test to every feature; `classifier` trains a
 scikit-learn classifier to tell reference from window; `mmd` needs PyTorch.
+
+A feature with missing (NaN) values makes Kolmogorov-Smirnov answer NaN for its p-value and
+distance, and NaN is never below a threshold, so it would pass as "no drift" and then break
+the JSON of the status patch. `detect` keeps such features apart (``DriftReport.untested``),
+and `verdict` names them: drift found in the other features still stands; otherwise the
+check says Unknown with reason DetectorError instead of a NoDrift it cannot know.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pace.api.conditions import Condition, ConditionType
+from pace.api.conditions import Condition, ConditionType, Status
 from pace.api.drift_monitor import DetectorSpec
 from pace.core import naming, status
 
@@ -21,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TOP_FEATURES = 10
+ALL = "all"  # the one "feature" of detectors that test all features at once
 
 
 class DetectorUnavailable(RuntimeError):
@@ -36,16 +44,32 @@ class FeatureResult:
 
 @dataclass
 class DriftReport:
-    """The verdict of one check."""
+    """The verdict of one check. ``features`` holds finite numbers only; ``untested`` names
+    the features whose p-value or distance came out NaN or infinite."""
 
     drift: bool
     share_drifted: float
     rows: int
     threshold: float
     features: list[FeatureResult] = field(default_factory=list)
+    untested: list[str] = field(default_factory=list)
 
     def top(self, n: int = TOP_FEATURES) -> list[FeatureResult]:
         return sorted(self.features, key=lambda f: (f.p_value, -f.distance))[:n]
+
+
+def finite_features(
+    results: Iterable[tuple[str, float, float]],
+) -> tuple[list[FeatureResult], list[str]]:
+    """(name, p-value, distance) triples split into results with finite numbers (rounded)
+    and the names of the features whose p-value or distance is NaN or infinite."""
+    tested, untested = [], []
+    for name, p, d in results:
+        if math.isfinite(p) and math.isfinite(d):
+            tested.append(FeatureResult(name, round(p, 12), round(d, 12)))
+        else:
+            untested.append(name)
+    return tested, untested
 
 
 @dataclass(frozen=True)
@@ -127,13 +151,15 @@ def _encode(
 
 def _multivariate(data: dict[str, Any], *, rows: int, p_value: float) -> DriftReport:
     """A report for detectors that test all features at once (one p-value)."""
-    p = float(data["p_val"])
+    p, distance = float(data["p_val"]), float(data["distance"])
+    finite = math.isfinite(p) and math.isfinite(distance)
     return DriftReport(
-        drift=bool(data["is_drift"]),
-        share_drifted=float(p < p_value),
+        drift=bool(data["is_drift"]) and finite,
+        share_drifted=float(finite and p < p_value),
         rows=rows,
         threshold=p_value,
-        features=[FeatureResult("all", p, float(data["distance"]))],
+        features=[FeatureResult(ALL, p, distance)] if finite else [],
+        untested=[] if finite else [ALL],
     )
 
 
@@ -194,17 +220,70 @@ def detect(
     p_vals = np.atleast_1d(data["p_val"]).astype(float)
     distances = np.atleast_1d(data["distance"]).astype(float)
     threshold = float(data["threshold"])
-    features = [
-        FeatureResult(n, round(float(p), 12), round(float(d), 12))
-        for n, p, d in zip(names, p_vals, distances, strict=True)
-    ]
+    features, untested = finite_features(
+        (n, float(p), float(d)) for n, p, d in zip(names, p_vals, distances, strict=True)
+    )
     drifted = sum(1 for f in features if f.p_value < threshold)
     return DriftReport(
-        drift=bool(data["is_drift"]),
-        share_drifted=drifted / len(features),
+        drift=bool(data["is_drift"]),  # NaN is never below the threshold: untested ≠ drifted
+        share_drifted=drifted / len(names),
         rows=len(x),
         threshold=threshold,
         features=features,
+        untested=untested,
+    )
+
+
+DETECTOR_ERROR = "DetectorError"
+NAMED = 10  # untested features named in a message
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one check reports: the DriftDetected condition and the status fields (JSON-safe)."""
+
+    status: Status
+    reason: str
+    message: str
+    fields: dict[str, Any]
+
+
+def untested_message(report: DriftReport) -> str:
+    """Names the features the detector gave no finite statistic for."""
+    if report.untested == [ALL]:
+        which = "over all features"
+    else:
+        which = "for feature(s) " + ", ".join(report.untested[:NAMED])
+        if len(report.untested) > NAMED:
+            which += f" and {len(report.untested) - NAMED} more"
+    return f"no finite p-value {which} (values missing or infinite in the window or the reference)"
+
+
+def verdict(report: DriftReport, *, reference_version: str | None) -> Verdict:
+    """The condition and status fields of a finished check. Untested features keep a NoDrift
+    from being claimed (Unknown, DetectorError, naming them); drift in the others stands."""
+    top = report.top()
+    fields: dict[str, Any] = {
+        "windowRows": report.rows,
+        "referenceVersion": reference_version,
+        "topFeatures": [{"name": f.name, "pValue": f.p_value, "distance": f.distance} for f in top],
+    }
+    if report.untested and not report.drift:
+        tested = len(report.features)
+        rest = f"; the other {tested} feature(s) show no drift" if tested else ""
+        message = f"Drift unknown: {untested_message(report)}{rest}."
+        return Verdict("Unknown", DETECTOR_ERROR, message, fields)
+    fields |= {"driftDetected": report.drift, "shareDrifted": round(report.share_drifted, 6)}
+    if report.drift:
+        names = ", ".join(f"{f.name} (p={f.p_value:.2g})" for f in top[:3])
+        message = (
+            f"{report.share_drifted:.0%} of features drifted in {report.rows} rows; top: {names}"
+        )
+        if report.untested:
+            message += f"; {untested_message(report)}"
+        return Verdict("True", "Drift", message, fields)
+    return Verdict(
+        "False", "NoDrift", f"No drift in {report.rows} rows (p >= {report.threshold:.3g}).", fields
     )
 
 

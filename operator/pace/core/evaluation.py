@@ -7,6 +7,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+METRICS = {
+    "classification": ("accuracy", "f1", "precision", "recall", "roc_auc", "log_loss"),
+    "regression": ("r2", "rmse", "mae"),
+}
+"""What `compute_metrics` computes for each task: the names a quality gate can bound."""
+FAIRNESS_METRICS = ("demographic_parity_difference", "accuracy_difference")
+"""Computed besides, for classification, on the sensitive feature of qualityGates.fairness."""
+
 
 def split(
     frame: pd.DataFrame,

@@ -31,6 +31,10 @@ MAX_LABELS = 10_000  # per labels-API call
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
+# Columns the sink writes itself; no feature may take one of these names.
+ROW_COLUMNS = frozenset({"_id", "_index", "_ts", "_version", "_source", "truth", "prediction"})
+
+
 class EventError(ValueError):
     """A malformed event; the message names what is wrong (answered with HTTP 400)."""
 
@@ -73,6 +77,8 @@ def parse(
     if kind == "label":
         return Stream(namespace, model, "", "label"), feedback_rows(payload, request_id, ts)
     matrix, names = _matrix(payload, "body")
+    if kind == "request":
+        _feature_names(names, "body")
     stream = Stream(
         namespace=namespace,
         model=model,
@@ -116,6 +122,13 @@ def _matrix(message: Any, where: str) -> tuple[list[list[Any]], list[str]]:
     if names and width and len(names) != next(iter(width)):
         raise EventError(f"{len(names)} names for rows of {next(iter(width))} values in {where}")
     return matrix, names
+
+
+def _feature_names(names: list[str], where: str) -> None:
+    """Feature names must not take a column the sink writes itself."""
+    reserved = sorted(set(names) & ROW_COLUMNS)
+    if reserved:
+        raise EventError(f"{where} data.names uses reserved column name(s) {', '.join(reserved)}")
 
 
 def _answer(values: list[Any], names: list[str]) -> dict[str, Any]:
@@ -162,6 +175,7 @@ def feedback_rows(payload: Any, request_id: str, ts: float) -> list[dict[str, An
     features: list[dict[str, Any]] = []
     if isinstance(payload.get("request"), dict) and "data" in payload["request"]:
         matrix, names = _matrix(payload["request"], "request")
+        _feature_names(names, "request")
         if len(matrix) != len(truths):
             raise EventError(f"{len(truths)} truth rows for {len(matrix)} request rows")
         columns = names or [f"f{i}" for i in range(len(matrix[0]) if matrix else 0)]

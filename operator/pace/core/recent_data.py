@@ -109,8 +109,9 @@ def combine(base: Any, recent: Any, *, mode: str, min_rows: int, dropped: int = 
     found = len(recent)
     if found < min_rows:
         note = (
-            f"only {found} labelled recent rows (minRows {min_rows}): trained on the base "
-            f"data alone ({len(base)} rows)"
+            f"only {found} labelled rows in spec.dataset.recent.window, fewer than "
+            f"spec.dataset.recent.minRows ({min_rows}): trained on the base data alone "
+            f"({len(base)} rows)"
         )
         return Combined(base, base.iloc[0:0], len(base), 0, found, dropped, note)
     recent = recent[list(base.columns)].reset_index(drop=True)

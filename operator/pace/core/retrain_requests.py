@@ -16,6 +16,7 @@ from pace.api import constants
 
 ANNOTATION = f"{constants.GROUP}/retrain"
 MAX_REASON = 512
+SHOWN = 64  # characters of a refused value quoted back in a message
 
 
 class InvalidRequest(ValueError):
@@ -51,12 +52,36 @@ def remember(taken: list[str], request_id: str) -> list[str]:
     return [*(t for t in taken if t != request_id), request_id][-RECENT:]
 
 
+def _storable(text: str) -> bool:
+    """Whether text survives a trip through the API server unchanged: valid UTF-8, so no lone
+    surrogate. JSON's ``\\ud800`` escape can carry one, and the server would store it as U+FFFD:
+    the id would never match status.retrainRequests, and the request would be taken again
+    after every run."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    """A refused value as quoted back in a message, at most SHOWN characters of it."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+
+
 def parse(value: str) -> RetrainRequest:
-    """The request in an annotation value; a bare string is taken as the reason."""
+    """The request in an annotation value; a bare string is taken as the reason.
+
+    Raises:
+        InvalidRequest: naming the annotation and the field that is wrong.
+    """
     text = value.strip()
     if not text:
         raise InvalidRequest(f"{ANNOTATION} is empty")
     if not text.startswith("{"):
+        if not _storable(text):
+            raise InvalidRequest(f"{ANNOTATION} is not valid Unicode text")
         # `kubectl annotate ... mlops.pace.dev/retrain="new labels"`: the same text again, once
         # taken, is the same request (use `pace retrain` for a fresh id every time).
         return RetrainRequest(id=f"manual:{text[:64]}", reason=f"manual: {text}"[:MAX_REASON])
@@ -64,6 +89,10 @@ def parse(value: str) -> RetrainRequest:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"{ANNOTATION} is not valid JSON: {exc.msg}") from None
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        raise InvalidRequest(f"{ANNOTATION}: a number has too many digits") from None
+    except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
+        raise InvalidRequest(f"{ANNOTATION}: JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise InvalidRequest(f"{ANNOTATION} must be a JSON object")
     request_id, reason = raw.get("id"), raw.get("reason")
@@ -71,7 +100,10 @@ def parse(value: str) -> RetrainRequest:
         raise InvalidRequest(f"{ANNOTATION}: id must be a non-empty string")
     if not isinstance(reason, str) or not reason:
         raise InvalidRequest(f"{ANNOTATION}: reason must be a non-empty string")
+    for field, given in (("id", request_id), ("reason", reason)):
+        if not _storable(given):
+            raise InvalidRequest(f"{ANNOTATION}: {field} is not valid Unicode text")
     auto = raw.get("autoPromote", True)
     if not isinstance(auto, bool):
-        raise InvalidRequest(f"{ANNOTATION}: autoPromote must be true or false, not {auto!r}")
+        raise InvalidRequest(f"{ANNOTATION}: autoPromote must be true or false, not {_shown(auto)}")
     return RetrainRequest(id=request_id, reason=reason[:MAX_REASON], auto_promote=auto)

@@ -32,6 +32,7 @@ def _predictor(
     *,
     secret_name: str,
     log_url: str | None,
+    log_token: str | None = None,
 ) -> dict[str, Any]:
     graph: dict[str, Any] = {
         "name": "model",
@@ -48,7 +49,7 @@ def _predictor(
         ],
     }
     if log_url:  # the sink reads the version that answered from the URL's path
-        graph["logger"] = {"mode": "all", "url": logger_url(log_url, version.version)}
+        graph["logger"] = {"mode": "all", "url": logger_url(log_url, version.version, log_token)}
     return {
         "name": name,
         "replicas": model.spec.serving.replicas,
@@ -58,9 +59,12 @@ def _predictor(
     }
 
 
-def logger_url(log_url: str, version: str) -> str:
-    """Where a predictor serving ``version`` posts its request/response/feedback logs."""
-    return f"{log_url.rstrip('/')}/versions/{version}"
+def logger_url(log_url: str, version: str, token: str | None = None) -> str:
+    """Where a predictor serving ``version`` posts its request/response/feedback logs; with
+    the namespace's sink token as a query parameter (Seldon's request logger sends no
+    headers of its own)."""
+    url = f"{log_url.rstrip('/')}/versions/{version}"
+    return f"{url}?token={token}" if token else url
 
 
 def build(
@@ -71,25 +75,24 @@ def build(
     canary_weight: int,
     secret_name: str,
     log_url: str | None = None,
+    log_token: str | None = None,
     shadow: bool = False,
 ) -> dict[str, Any]:
     """The SeldonDeployment for the current rollout state. ``shadow``: the candidate runs as
     Seldon's shadow predictor (``shadow: true``, traffic 0: it receives a mirrored copy of the
-    requests and its answers are never returned)."""
+    requests and its answers are never returned). ``log_token``: the namespace's inference
+    sink token (`pace.core.sink_auth`), carried in each predictor's logger URL."""
+    log = {"log_url": log_url, "log_token": log_token}
     weight = canary_weight if candidate is not None else 0
     if not 0 <= weight <= 100:
         raise ValueError(f"canary weight {weight} outside 0-100")
-    predictors = [
-        _predictor(model, "main", serving, 100 - weight, secret_name=secret_name, log_url=log_url)
-    ]
+    predictors = [_predictor(model, "main", serving, 100 - weight, secret_name=secret_name, **log)]
     if candidate is not None and shadow:
-        mirrored = _predictor(
-            model, "shadow", candidate, 0, secret_name=secret_name, log_url=log_url
-        )
+        mirrored = _predictor(model, "shadow", candidate, 0, secret_name=secret_name, **log)
         predictors.append({**mirrored, "shadow": True})
     elif candidate is not None and weight > 0:
         predictors.append(
-            _predictor(model, "canary", candidate, weight, secret_name=secret_name, log_url=log_url)
+            _predictor(model, "canary", candidate, weight, secret_name=secret_name, **log)
         )
     return {
         "apiVersion": API_VERSION,

@@ -13,6 +13,8 @@ from typing import Any
 from pace.api.conditions import Condition, ConditionType, Reason, Status
 from pace.api.mlmodel import Phase
 
+MAX_MESSAGE = 32768  # a condition message's maxLength (meta/v1 Condition)
+
 
 def condition(
     type_: ConditionType | str,
@@ -23,7 +25,10 @@ def condition(
     generation: int,
     now: datetime,
 ) -> Condition:
-    """A new condition stamped with the generation it was computed from."""
+    """A new condition stamped with the generation it was computed from; a message past
+    MAX_MESSAGE (one naming a user's huge map key, say) is cut there."""
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
     return Condition(
         type=str(type_),
         status=status,

@@ -6,9 +6,10 @@ model and the same metrics.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,51 +28,103 @@ class TrainingError(ValueError):
     """The algorithm or hyperparameters cannot be used; the message names them."""
 
 
-def _factories(task: str) -> dict[str, Callable[..., Any]]:
+SEEDED = "random_state"
+"""Set from spec.training.validation.seed for every estimator that takes it."""
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """How the operator builds one named algorithm's scikit-learn estimator."""
+
+    make: Callable[..., Any]  # the scikit-learn class
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # set by the operator, not the spec
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # the operator's, overridable
+    seeded: bool = True  # random_state from the seed
+
+    def reserved(self) -> tuple[str, ...]:
+        """Keyword arguments the operator sets itself: a hyperparameter cannot change them."""
+        return (*self.fixed, *((SEEDED,) if self.seeded else ()))
+
+    def build(self, seed: int, hyperparameters: Mapping[str, Any]) -> Any:
+        taken = sorted(set(hyperparameters) & set(self.reserved()))
+        if taken:
+            raise TrainingError(f"hyperparameter(s) {', '.join(taken)} are set by the operator")
+        seeded = {SEEDED: seed} if self.seeded else {}
+        return self.make(**{**self.defaults, **hyperparameters}, **self.fixed, **seeded)
+
+
+ONE_CORE = {"n_jobs": 1}  # each fit takes one core: the training queue counts runs, not cores
+
+
+def estimators(task: str) -> dict[str, Estimator]:
+    """The named algorithms available for a task."""
     from sklearn import ensemble, linear_model, neighbors, svm, tree
 
     if task == "classification":
         return {
-            "logistic_regression": lambda seed, **hp: linear_model.LogisticRegression(
-                max_iter=2000, random_state=seed, **hp
+            "logistic_regression": Estimator(
+                linear_model.LogisticRegression, defaults={"max_iter": 2000}
             ),
-            "random_forest": lambda seed, **hp: ensemble.RandomForestClassifier(
-                random_state=seed, n_jobs=1, **hp
-            ),
-            "gradient_boosting": lambda seed, **hp: ensemble.GradientBoostingClassifier(
-                random_state=seed, **hp
-            ),
-            "extra_trees": lambda seed, **hp: ensemble.ExtraTreesClassifier(
-                random_state=seed, n_jobs=1, **hp
-            ),
-            "svm": lambda seed, **hp: svm.SVC(probability=True, random_state=seed, **hp),
-            "knn": lambda seed, **hp: neighbors.KNeighborsClassifier(**hp),
-            "decision_tree": lambda seed, **hp: tree.DecisionTreeClassifier(
-                random_state=seed, **hp
-            ),
+            "random_forest": Estimator(ensemble.RandomForestClassifier, fixed=ONE_CORE),
+            "gradient_boosting": Estimator(ensemble.GradientBoostingClassifier),
+            "extra_trees": Estimator(ensemble.ExtraTreesClassifier, fixed=ONE_CORE),
+            # probabilities: roc_auc, log_loss and the explanations need predict_proba
+            "svm": Estimator(svm.SVC, fixed={"probability": True}),
+            "knn": Estimator(neighbors.KNeighborsClassifier, seeded=False),
+            "decision_tree": Estimator(tree.DecisionTreeClassifier),
         }
     return {
-        "linear_regression": lambda seed, **hp: linear_model.LinearRegression(**hp),
-        "ridge": lambda seed, **hp: linear_model.Ridge(random_state=seed, **hp),
-        "lasso": lambda seed, **hp: linear_model.Lasso(random_state=seed, **hp),
-        "random_forest": lambda seed, **hp: ensemble.RandomForestRegressor(
-            random_state=seed, n_jobs=1, **hp
-        ),
-        "gradient_boosting": lambda seed, **hp: ensemble.GradientBoostingRegressor(
-            random_state=seed, **hp
-        ),
-        "extra_trees": lambda seed, **hp: ensemble.ExtraTreesRegressor(
-            random_state=seed, n_jobs=1, **hp
-        ),
-        "svm": lambda seed, **hp: svm.SVR(**hp),
-        "knn": lambda seed, **hp: neighbors.KNeighborsRegressor(**hp),
-        "decision_tree": lambda seed, **hp: tree.DecisionTreeRegressor(random_state=seed, **hp),
+        "linear_regression": Estimator(linear_model.LinearRegression, seeded=False),
+        "ridge": Estimator(linear_model.Ridge),
+        "lasso": Estimator(linear_model.Lasso),
+        "random_forest": Estimator(ensemble.RandomForestRegressor, fixed=ONE_CORE),
+        "gradient_boosting": Estimator(ensemble.GradientBoostingRegressor),
+        "extra_trees": Estimator(ensemble.ExtraTreesRegressor, fixed=ONE_CORE),
+        "svm": Estimator(svm.SVR, seeded=False),
+        "knn": Estimator(neighbors.KNeighborsRegressor, seeded=False),
+        "decision_tree": Estimator(tree.DecisionTreeRegressor),
     }
 
 
 def algorithms(task: str) -> list[str]:
     """Named algorithms available for a task."""
-    return sorted(_factories(task))
+    return sorted(estimators(task))
+
+
+@functools.cache
+def parameters(task: str, algorithm: str) -> tuple[str, ...]:
+    """The hyperparameters a spec may set for a named algorithm: its estimator's keyword
+    arguments but those the operator sets itself."""
+    chosen = estimators(task)[algorithm]
+    return tuple(sorted(set(chosen.make().get_params(deep=False)) - set(chosen.reserved())))
+
+
+def reserved(task: str, algorithm: str) -> tuple[str, ...]:
+    """The estimator's keyword arguments the operator sets itself."""
+    return estimators(task)[algorithm].reserved()
+
+
+def parameter_problem(task: str, algorithm: str, name: str, value: Any) -> str | None:
+    """Why scikit-learn's fit would refuse ``value`` for the parameter ``name`` (None: it would
+    not, or this scikit-learn declares no constraints). The estimator's own declared constraints
+    decide, the check its fit makes first, so a value it takes is never refused here."""
+    try:
+        from sklearn.utils._param_validation import (
+            InvalidParameterError,
+            validate_parameter_constraints,
+        )
+    except ImportError:  # a scikit-learn without declared constraints: the run's fit tells
+        return None
+    make = estimators(task)[algorithm].make
+    try:
+        validate_parameter_constraints(
+            getattr(make, "_parameter_constraints", {}),
+            {name: normalize(value)},
+            caller_name=make.__name__,
+        )
+    except InvalidParameterError as exc:
+        return str(exc)
+    return None
 
 
 def normalize(value: Any) -> Any:
@@ -105,14 +158,14 @@ def build_pipeline(
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    factories = _factories(task)
-    if algorithm not in factories:
+    available = estimators(task)
+    if algorithm not in available:
         raise TrainingError(
             f"algorithm {algorithm!r} is not available for {task}; "
-            f"choose one of {', '.join(sorted(factories))}"
+            f"choose one of {', '.join(sorted(available))}"
         )
     try:
-        estimator = factories[algorithm](seed, **normalize(hyperparameters))
+        estimator = available[algorithm].build(seed, normalize(hyperparameters))
     except TypeError as exc:
         raise TrainingError(f"bad hyperparameters for {algorithm}: {exc}") from None
     transformers: list[tuple[str, Any, list[int]]] = []
@@ -152,6 +205,9 @@ def _space(search: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     if strategy == "none" or not space:
         return [{}]
     names = sorted(space)
+    empty = [name for name in names if not space[name]]
+    if empty:  # the product would be empty: nothing to fit
+        raise TrainingError(f"spec.training.search.space.{empty[0]} lists no values to try")
     grid = [
         dict(zip(names, combo, strict=True))
         for combo in itertools.product(*(space[n] for n in names))
@@ -161,6 +217,26 @@ def _space(search: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     trials = min(int(search.get("trials", 10)), len(grid))
     return rng.sample(grid, trials)
+
+
+def folds_problem(y: pd.Series, *, task: str, cv_folds: int) -> str | None:
+    """Why the training split is too small for ``cv_folds`` cross-validation folds (None: it
+    is not), in the words of the spec; the same bounds scikit-learn's splitters enforce."""
+    if task == "classification":
+        counts = y.value_counts()
+        largest = int(counts.max()) if len(counts) else 0
+        if largest < cv_folds:
+            return (
+                f"spec.training.validation.cvFolds: {cv_folds} folds need {cv_folds} rows of "
+                f"at least one class in the training split; the largest class has {largest} "
+                f"({len(y)} rows in all)"
+            )
+    elif len(y) < cv_folds:
+        return (
+            f"spec.training.validation.cvFolds: {cv_folds} folds need {cv_folds} rows; the "
+            f"training split has {len(y)}"
+        )
+    return None
 
 
 def train(
@@ -185,6 +261,9 @@ def train(
     position = {name: i for i, name in enumerate(X.columns)}
     numeric_at = [position[c] for c in numeric]
     categorical_at = [position[c] for c in categorical]
+    problem = folds_problem(y, task=task, cv_folds=cv_folds)
+    if problem is not None:
+        raise TrainingError(problem)
     candidates = AUTO_CANDIDATES[task] if algorithm == "auto" else (algorithm,)
     scoring = SCORING[task]
     folds = (StratifiedKFold if task == "classification" else KFold)(

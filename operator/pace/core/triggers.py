@@ -5,6 +5,8 @@ decision is the same after an operator restart (state lives in the policy's stat
 
 The RetrainPolicy handler (pace.handlers.retrain_policy) observes the monitor, the PromQL
 value, the new rows and the model's state, calls `evaluate`, and requests a run on the MLModel.
+A schedule croniter cannot run (stored before the CRD refused it, or a date no month has) is
+named by `spec_problem` and left out of `evaluate`: the policy's other triggers stay armed.
 """
 
 from __future__ import annotations
@@ -57,12 +59,44 @@ def model_busy(current: MLModelStatus, pending: str | None) -> str | None:
     return None
 
 
+SCHEDULE_FIELD = "spec.triggers.schedule.cron"
+
+
+class InvalidSchedule(ValueError):
+    """croniter cannot run the schedule; the message names the field and its value."""
+
+
 def next_schedule(cron: str, after: datetime) -> datetime:
-    """The first cron time strictly after ``after`` (UTC)."""
+    """The first cron time strictly after ``after`` (UTC).
+
+    Raises:
+        InvalidSchedule: croniter refuses the expression (a number out of range, a zero
+            step) or finds no time it matches (``0 0 30 2 *``).
+    """
     from croniter import croniter
 
-    result: datetime = croniter(cron, after).get_next(datetime)
+    try:
+        result: datetime = croniter(cron, after).get_next(datetime)
+    except (ValueError, OverflowError) as exc:  # croniter's errors are ValueErrors
+        raise InvalidSchedule(f"{SCHEDULE_FIELD}: {cron!r} cannot be scheduled ({exc})") from exc
     return result
+
+
+def spec_problem(spec: RetrainPolicySpec, *, now: datetime) -> str | None:
+    """Why a trigger of the spec can never fire (naming its field), or None. Only the
+    schedule can be wrong in a way the CRD lets through; that trigger is off, the others
+    stay armed."""
+    schedule = spec.triggers.schedule
+    if schedule is None:
+        return None
+    try:
+        next_schedule(schedule.cron, now)
+    except InvalidSchedule as exc:
+        trig = spec.triggers
+        others = (trig.drift, trig.metric, trig.new_data, trig.performance)
+        rest = "; the other triggers stay armed" if any(t is not None for t in others) else ""
+        return f"{exc}: the schedule trigger is off until it is fixed{rest}"
+    return None
 
 
 def _drift_count(spec: RetrainPolicySpec, status: RetrainPolicyStatus, seen: Observations) -> int:
@@ -101,9 +135,13 @@ def evaluate(
             if status.last_trigger
             else (seen.armed_at or now - timedelta(days=1))
         )
-        due = next_schedule(trig.schedule.cron, last)
-        if due <= now:
-            reasons.append(f"schedule: {trig.schedule.cron} was due at {due:%Y-%m-%dT%H:%MZ}")
+        try:
+            due = next_schedule(trig.schedule.cron, last)
+        except InvalidSchedule:
+            pass  # `spec_problem` names it; the other triggers are judged all the same
+        else:
+            if due <= now:
+                reasons.append(f"schedule: {trig.schedule.cron} was due at {due:%Y-%m-%dT%H:%MZ}")
     if trig.metric is not None and seen.metric_value is not None:
         above = seen.metric_value > trig.metric.threshold
         crossed = (

@@ -1,6 +1,8 @@
 """The DriftMonitor's check step: on each interval read the newest window of the inference
 log and the reference of the serving version, run the detector in a worker thread, and report
-status, gauges and an event when the verdict changes.
+status, gauges and an event when the verdict changes. A feature the detector gives no finite
+statistic for (NaN in its values) is named in the condition (reason DetectorError unless the
+other features show drift) with a Warning event, and kept out of the status and gauges.
 
 Called by `pace.handlers.drift_monitor.reconcile`; the model comes from kopf's index.
 """
@@ -16,7 +18,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from pace.adapters import inference_log, metrics
+from pace.adapters import events, inference_log, metrics
 from pace.adapters.object_store import ObjectStore
 from pace.api import constants
 from pace.api.conditions import ConditionType, Status
@@ -82,10 +84,15 @@ async def check(
         return max(1.0, wait)
     gen = monitor.generation
 
-    def verdict(state: Status, reason: str, message: str, **fields: Any) -> None:
+    def verdict(
+        state: Status, reason: str, message: str, *, warn: bool = False, **fields: Any
+    ) -> None:
+        """Write the check's condition and fields; ``warn``: a Warning event when the message
+        is new (a check that keeps failing the same way posts it once)."""
         patch.status["lastCheck"] = now.isoformat()
         for key, value in fields.items():
             patch.status[key] = value
+        shown = status.find(current.conditions, ConditionType.DRIFT_DETECTED)
         reporting.report(
             kind=KIND,
             body=body,
@@ -97,7 +104,10 @@ async def check(
                 )
             ],
             generation=gen,
+            post_events=not warn,
         )
+        if warn and (shown is None or (shown.reason, shown.message) != (reason, message)):
+            events.warn(body, reason=reason, message=f"DriftDetected={state}: {message}")
 
     raw_model = indexes.one(ctx.indexes, indexes.MLMODELS, (monitor.namespace, spec.model_ref.name))
     try:
@@ -154,26 +164,29 @@ async def check(
             windowRows=len(window),
         )
         return durations.seconds(spec.interval)
-    top = report.top()
-    labels = {"namespace": monitor.namespace, "monitor": monitor.name}
-    metrics.DRIFT_DETECTED.labels(**labels).set(1 if report.drift else 0)
-    metrics.DRIFT_SHARE.labels(**labels).set(report.share_drifted)
-    for feature in report.features:
-        metrics.DRIFT_P_VALUE.labels(**labels, feature=feature.name).set(feature.p_value)
-        metrics.DRIFT_DISTANCE.labels(**labels, feature=feature.name).set(feature.distance)
-    names = ", ".join(f"{f.name} (p={f.p_value:.2g})" for f in top[:3])
+    result = drift.verdict(report, reference_version=version)
+    export(monitor, report, judged=result.status != "Unknown")
     verdict(
-        "True" if report.drift else "False",
-        "Drift" if report.drift else "NoDrift",
-        (
-            f"{report.share_drifted:.0%} of features drifted in {report.rows} rows; top: {names}"
-            if report.drift
-            else f"No drift in {report.rows} rows (p >= {report.threshold:.3g})."
-        ),
-        driftDetected=report.drift,
-        shareDrifted=round(report.share_drifted, 6),
-        windowRows=report.rows,
-        referenceVersion=version,
-        topFeatures=[{"name": f.name, "pValue": f.p_value, "distance": f.distance} for f in top],
+        result.status,
+        result.reason,
+        result.message,
+        warn=result.reason == drift.DETECTOR_ERROR,
+        **result.fields,
     )
     return durations.seconds(spec.interval)
+
+
+def export(monitor: DriftMonitor, report: drift.DriftReport, *, judged: bool) -> None:
+    """The check's gauges: finite numbers only. An untested feature's series are removed
+    (a stale p-value would still look like an answer); the verdict's gauges move only when
+    the check judged."""
+    ns, name = monitor.namespace, monitor.name
+    if judged:
+        metrics.DRIFT_DETECTED.labels(namespace=ns, monitor=name).set(1 if report.drift else 0)
+        metrics.DRIFT_SHARE.labels(namespace=ns, monitor=name).set(report.share_drifted)
+    for feature in report.features:
+        metrics.DRIFT_P_VALUE.labels(ns, name, feature.name).set(feature.p_value)
+        metrics.DRIFT_DISTANCE.labels(ns, name, feature.name).set(feature.distance)
+    for feature_name in report.untested:
+        metrics.DRIFT_P_VALUE.remove(ns, name, feature_name)
+        metrics.DRIFT_DISTANCE.remove(ns, name, feature_name)

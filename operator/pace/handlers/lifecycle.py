@@ -63,8 +63,20 @@ async def configure(
         # Warm step server: imports the step libraries once; until it answers, runs start cold.
         memo.warming = asyncio.create_task(asyncio.to_thread(memo.backend.start_warm))
     memo.sink = memo.sink_runner = None
+    memo.sink_key = await _sink_key(config, memo.kube)
     if config.inference_sink_port and memo.store is not None:
-        memo.sink = inference_sink.InferenceSink(memo.store)
+        if memo.sink_key is None:
+            logger.warning(
+                "PACE_INFERENCE_SINK_AUTH_SECRET is not set: the inference sink takes records "
+                "from any caller for any namespace"
+            )
+        memo.sink = inference_sink.InferenceSink(
+            memo.store,
+            authorizer=inference_sink.Authorizer(memo.sink_key, memo.kube.review_token),
+            on_quarantine=lambda namespace, name: memo.wakers.wake(
+                (constants.MLMODEL_PLURAL, namespace, name)
+            ),
+        )
         memo.sink_runner = await memo.sink.start(config.bind_address, config.inference_sink_port)
         logger.info("inference log sink on :%d", config.inference_sink_port)
     memo.prometheus = (
@@ -89,6 +101,19 @@ def _quiet_routine(record: logging.LogRecord) -> bool:
         (message.startswith("Indexer '") or message.startswith("Handler 'wake'"))
         and message.endswith("succeeded.")
     )
+
+
+async def _sink_key(config: OperatorConfig, kube: kube_api.KubeApi) -> bytes | None:
+    """The key that signs the inference sink's namespace tokens (its Secret's ``key``)."""
+    if config.inference_sink_auth_secret is None:
+        return None
+    namespace, name = config.inference_sink_auth_secret
+    data = await asyncio.to_thread(kube.read_secret, namespace, name)
+    if len(data.get("key", "")) < 16:
+        raise kopf.PermanentError(
+            f"Secret {namespace}/{name} must hold a `key` of at least 16 characters"
+        )
+    return data["key"].encode()
 
 
 async def _object_store(

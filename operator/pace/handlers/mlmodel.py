@@ -4,6 +4,10 @@ Registered with `pace.handlers.reconciler` (one daemon per MLModel, conditional 
 look parses the snapshot and runs the steps below in order; the first step that changes
 anything ends the look (its patch is written, then the object is looked at again):
 
+0. **parse**: a spec that does not parse, or that `pace.core.spec_checks` finds no run could
+   carry out (a metric the task does not compute, a hyperparameter the estimator refuses,
+   ...), is reported as SpecValid=False, InvalidSpec, naming each field; nothing else is done
+   until the spec is fixed.
 1. **spec** (`accept_spec`): SpecValid, the first conditions, observedGeneration; a change of
    the training spec supersedes the canary or candidate of the old spec and the run in flight,
    then queues a run for the new one.
@@ -19,6 +23,8 @@ anything ends the look (its patch is written, then the object is looked at again
    labelled live traffic, every ``spec.liveQuality.interval``.
 8. **retention** (`pace.handlers.mlmodel_retention`): the expired part of the model's
    inference log deleted from the bucket (``spec.retention.inferenceLog``).
+9. **inference log** (`pace.handlers.mlmodel_sink`): InferenceLogged shows records the sink
+   had to quarantine.
 
 State lives in status, so a restarted operator resumes instead of repeating; the write is
 conditional on the resourceVersion read, so no two looks can both act on one state.
@@ -26,6 +32,7 @@ conditional on the resourceVersion read, so no two looks can both act on one sta
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +49,7 @@ from pace.core import (
     merge_patch,
     retrain_requests,
     rollout,
+    spec_checks,
     spec_hash,
     status,
     training_runs,
@@ -53,6 +61,7 @@ from pace.handlers import (
     mlmodel_retention,
     mlmodel_rollout,
     mlmodel_serving,
+    mlmodel_sink,
     mlmodel_training,
     reconciler,
     reporting,
@@ -66,10 +75,10 @@ Step = Callable[[MLModel, dict[str, Any], kopf.Patch, Context, datetime], Awaita
 async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> float | None:
     """One look at an MLModel: the first step that changes something writes its patch."""
     now = datetime.now(UTC)
-    try:
-        model = MLModel.from_body(body)
-    except pydantic.ValidationError as exc:
-        _invalid_spec(body, patch, reporting.invalid_spec_message(exc), now=now)
+    # In a thread: the first look imports scikit-learn (the estimators' parameters).
+    model = await asyncio.to_thread(parse, body)
+    if isinstance(model, str):
+        _invalid_spec(body, patch, model, now=now)
         return None
     steps: tuple[Step, ...] = (
         accept_spec,
@@ -80,6 +89,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_drift.mirror,
         mlmodel_live.measure,
         mlmodel_retention.sweep,
+        mlmodel_sink.show,
     )
     for step in steps:
         moved = kopf.Patch()
@@ -92,6 +102,17 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_live.seconds_until_due(model, ctx, now=now),
         mlmodel_retention.seconds_until_due(model, ctx, now=now),
     )
+
+
+def parse(body: dict[str, Any]) -> MLModel | str:
+    """The model in a snapshot; or, when its spec does not parse or no run could carry it
+    out (`pace.core.spec_checks`), the InvalidSpec message naming each field."""
+    try:
+        model = MLModel.from_body(body)
+    except pydantic.ValidationError as exc:
+        return reporting.invalid_spec_message(exc)
+    problems = spec_checks.problems(model.spec)
+    return spec_checks.message(problems) if problems else model
 
 
 def _sooner(*seconds: float | None) -> float | None:

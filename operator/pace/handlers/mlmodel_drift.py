@@ -45,15 +45,4 @@ async def mirror(
     ]
     old = status.find(model.status.conditions, ConditionType.DRIFT_DETECTED)
     new = drift.model_condition(verdicts, generation=model.generation, now=now, shown=old)
-    if new is None or (
-        old is not None
-        and (old.status, old.reason, old.message) == (new.status, new.reason, new.message)
-    ):
-        return
-    reporting.report_model(
-        body=body,
-        patch=patch,
-        before=model.status.conditions,
-        updates=[new],
-        generation=model.generation,
-    )
+    reporting.show_model_condition(model, body, patch, new)

@@ -29,18 +29,17 @@ from pace.core import (
     durations,
     live_gate,
     live_quality,
+    manual_actions,
     rollout,
     seldon_manifest,
+    sink_auth,
 )
 from pace.handlers import auditing, mlmodel_serving, reporting
 from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
-ACTION_ANNOTATION = f"{constants.GROUP}/action"
-
-
-class InvalidAction(ValueError):
-    """The action annotation asks for something that cannot be done; the message says why."""
+ACTION_ANNOTATION = manual_actions.ANNOTATION
+InvalidAction = manual_actions.InvalidAction
 
 
 async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: Any) -> None:
@@ -57,6 +56,9 @@ async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: 
         canary_weight=weight,
         secret_name=memo.config.serving_secret,
         log_url=memo.config.inference_log_url,
+        log_token=(
+            sink_auth.namespace_token(memo.sink_key, model.namespace) if memo.sink_key else None
+        ),
         shadow=bool(result.canary and candidate and result.canary.shadow),
     )
     await asyncio.to_thread(
@@ -279,11 +281,12 @@ async def act(
     leaves it for the next tick) or refused as invalid."""
     current = model.status
     try:
-        if action == "promote" and current.candidate_version and current.canary is None:
+        request = manual_actions.parse(action)
+        if request.verb == "promote" and current.candidate_version and current.canary is None:
             # A candidate held by autoPromote: false; promotion approves its rollout.
             await begin(model, current, body=body, patch=patch, memo=memo, now=now)
         else:
-            result = manual(model, action, now=now)
+            result = manual(model, request, now=now)
             if result is not None:
                 await apply_deployment(model, result, memo)
                 await write(
@@ -302,11 +305,16 @@ async def act(
     patch.metadata.annotations[ACTION_ANNOTATION] = None
 
 
-def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStatus | None:
-    """`promote`, `rollback` or `rollback:<version>` from the action annotation."""
+def manual(
+    model: MLModel, request: manual_actions.ManualAction, *, now: datetime
+) -> rollout.RolloutStatus | None:
+    """The new rollout state for a parsed action annotation (None: nothing to do).
+
+    Raises:
+        InvalidAction: the rollback target cannot be rolled back to.
+    """
     current, generation = model.status, model.generation
-    verb, _, version = action.partition(":")
-    if verb == "promote":
+    if request.verb == "promote":
         if current.candidate_version is None:
             return None
         return rollout.promote(
@@ -317,20 +325,18 @@ def manual(model: MLModel, action: str, *, now: datetime) -> rollout.RolloutStat
             generation=generation,
             now=now,
         )
-    if verb == "rollback":
-        target = version or None
-        problem = rollout.rollback_target_problem(current, target) if target else None
-        if problem is not None:
-            raise InvalidAction(f"{model.name}: {problem}")
-        if current.candidate_version is None and target is None:
-            return None
-        what = f" to {target}" if target else ""
-        return rollout.roll_back(
-            current,
-            reason="ManualRollback",
-            message=f"Rolled back{what} by request.",
-            generation=generation,
-            now=now,
-            to=target,
-        )
-    raise InvalidAction(f"unknown action {action!r}: use promote, rollback or rollback:<version>")
+    target = request.version
+    problem = rollout.rollback_target_problem(current, target) if target else None
+    if problem is not None:
+        raise InvalidAction(f"{ACTION_ANNOTATION}: {problem}")
+    if current.candidate_version is None and target is None:
+        return None
+    what = f" to {target}" if target else ""
+    return rollout.roll_back(
+        current,
+        reason="ManualRollback",
+        message=f"Rolled back{what} by request.",
+        generation=generation,
+        now=now,
+        to=target,
+    )

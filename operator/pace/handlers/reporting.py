@@ -80,6 +80,27 @@ def report_model(
     return after
 
 
+def show_model_condition(model: Any, body: Any, patch: kopf.Patch, new: Condition | None) -> None:
+    """`report_model` of one condition, only when its status, reason or message changed
+    (None: nothing to show)."""
+    if new is None:
+        return
+    old = status.find(model.status.conditions, new.type)
+    if old is not None and (old.status, old.reason, old.message) == (
+        new.status,
+        new.reason,
+        new.message,
+    ):
+        return
+    report_model(
+        body=body,
+        patch=patch,
+        before=model.status.conditions,
+        updates=[new],
+        generation=model.generation,
+    )
+
+
 def invalid_spec_message(exc: pydantic.ValidationError) -> str:
     """'<field.path>: <problem>' for each error, with the camelCase names the user wrote."""
     parts = []
@@ -105,9 +126,14 @@ def check_references(
     refs: Sequence[Ref],
     ready_message: str,
     now: datetime,
+    invalid: str | None = None,
 ) -> bool:
     """Report ModelFound/Ready for the objects a resource refers to, looked up in the indexes
-    (no API request); True when all exist. A missing object's creation wakes the resource."""
+    (no API request); True when all exist. A missing object's creation wakes the resource.
+
+    ``invalid`` (a part of the spec that cannot work) keeps Ready False with InvalidSpec; its
+    Warning event is posted when the condition turns so, and again when its message changes
+    (another mistake), never on a look that finds the same one."""
     meta = body["metadata"]
     generation = int(meta.get("generation", 0))
     missing = [
@@ -121,15 +147,26 @@ def check_references(
         generation=generation,
         now=now,
         ready_message=ready_message,
+        invalid=invalid,
     )
-    report(
+    before = conditions.parse_conditions(dict(body.get("status") or {}))
+    after = report(
         kind=kind,
         body=body,
         patch=patch,
-        before=conditions.parse_conditions(dict(body.get("status") or {})),
+        before=before,
         updates=updates,
         generation=generation,
     )
+    shown, ready = status.find(before, ConditionType.READY), status.find(after, ConditionType.READY)
+    if (
+        shown is not None
+        and ready is not None
+        and ready.reason == Reason.INVALID_SPEC
+        and (shown.status, shown.reason) == (ready.status, ready.reason)
+        and shown.message != ready.message
+    ):
+        events.post_transitions(body, [ready])  # a new status or reason: `report` posted it
     return not missing
 
 
@@ -141,10 +178,11 @@ def references_move(
     refs: Sequence[Ref],
     ready_message: str,
     now: datetime,
+    invalid: str | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """(whether every referenced object exists, the patch that reports it — empty when the
     stored conditions already say so): the first move of the DriftMonitor and RetrainPolicy
-    reconciles."""
+    reconciles. ``invalid``: see `check_references`."""
     moved = kopf.Patch()
     ok = check_references(
         kind=kind,
@@ -154,6 +192,7 @@ def references_move(
         refs=refs,
         ready_message=ready_message,
         now=now,
+        invalid=invalid,
     )
     return ok, dict(moved) if merge_patch.changes(body, dict(moved)) else {}
 

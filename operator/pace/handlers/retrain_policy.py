@@ -10,7 +10,9 @@ records the trigger in the audit log, puts a retrain request on the MLModel (see
 pace.core.retrain_requests) and counts it in status. Counters, the drift streak, the metric
 breach start and the new-data watermark live in status, so cooldown, streaks and concurrency
 hold across operator restarts. The request id is ``<policy>#<count>``: a restart between the
-request and the status patch asks again with the same id, which the MLModel takes once.
+request and the status patch asks again with the same id, which the MLModel takes once. A
+schedule croniter cannot run is shown as Ready=False (InvalidSpec, naming
+spec.triggers.schedule.cron) with a Warning event, while the other triggers keep working.
 """
 
 from __future__ import annotations
@@ -240,6 +242,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     except pydantic.ValidationError as exc:
         reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
         return None
+    problem = triggers.spec_problem(policy.spec, now=now)  # that trigger is off, not the rest
     found, moved = reporting.references_move(
         kind=KIND,
         body=body,
@@ -247,6 +250,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         refs=references(policy),
         ready_message="Policy is armed.",
         now=now,
+        invalid=problem,
     )
     if moved:
         patch.update(moved)  # with the first evaluation below, when it can run: one write
@@ -269,6 +273,8 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         return next_look(policy, now=now)
     current = policy.status
     observed = await observe(policy, model, body, ctx, pending=pending, now=now)
+    if problem is not None:
+        observed.problems.insert(0, problem)
     decision = triggers.evaluate(policy.spec, current, observed.seen, now=now)
     if decision.fire:
         await fire(policy, raw_model, model, decision.reason, body=body, memo=memo, now=now)
@@ -297,8 +303,12 @@ def next_look(policy: RetrainPolicy, *, now: datetime) -> float | None:
             waits.append(ready_at - now.timestamp())
     if trig.schedule is not None:
         after = last.time if last is not None else now
-        due = triggers.next_schedule(trig.schedule.cron, after)
-        waits.append((due - now).total_seconds())
+        try:
+            due = triggers.next_schedule(trig.schedule.cron, after)
+        except triggers.InvalidSchedule:
+            pass  # reported as InvalidSpec; a fixed spec wakes the policy
+        else:
+            waits.append((due - now).total_seconds())
     return max(1.0, min(waits)) if waits else None
 
 

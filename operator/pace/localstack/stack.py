@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import shutil
 import sys
@@ -41,6 +42,7 @@ from pace.localstack import (
 
 SYSTEM_NAMESPACE = "pace-system"
 S3_SECRET = "pace-s3"  # the Secret's name, not a secret
+SINK_AUTH_SECRET = "pace-sink-auth"  # the Secret whose key signs the sink's namespace tokens
 NODE_DIR = "pace-node"  # under the state dir; also the node's cgroup root's name
 
 
@@ -196,6 +198,7 @@ def up(*, with_node: bool = False, out: Any = sys.stdout) -> StackState:
             S3_SECRET,
             {"accessKey": store.access_key, "secretKey": store.secret_key},
         )
+        kube.apply_secret(SYSTEM_NAMESPACE, SINK_AUTH_SECRET, {"key": secrets.token_hex(32)})
         print("starting the serving runtime and Prometheus ...", file=out, flush=True)
         s3_env = {
             "PACE_S3_ENDPOINT": store.endpoint,
@@ -226,6 +229,7 @@ def up(*, with_node: bool = False, out: Any = sys.stdout) -> StackState:
                 "PACE_SERVING_GATEWAY": runtime.url,
                 "PACE_INFERENCE_SINK_PORT": str(sink_port),
                 "PACE_INFERENCE_LOG_URL": f"http://127.0.0.1:{sink_port}/",
+                "PACE_INFERENCE_SINK_AUTH_SECRET": f"{SYSTEM_NAMESPACE}/{SINK_AUTH_SECRET}",
             },
         )
         state.processes = {"pace-operator": operator.pid, **state.processes}

@@ -87,11 +87,11 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 
 .PHONY: test
 test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)
-	$(PYTEST) -m "not bench and not images and not node" $(PYTEST_ARGS)
+	$(PYTEST) -m "not bench and not images and not node and not chaos" $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## Pure unit tests only (no servers)
-	$(PYTEST) -m "not integration and not components and not e2e and not bench and not images and not node" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration and not components and not e2e and not bench and not images and not node and not chaos" $(PYTEST_ARGS)
 
 .PHONY: test-integration
 test-integration: install controlplane ## Tests against the real servers
@@ -104,6 +104,10 @@ test-e2e: install controlplane ## The operator end to end (KopfRunner + real ser
 .PHONY: bench
 bench: install controlplane ## Benchmarks; figures printed and written to tests/bench/results/
 	$(PYTEST) tests/bench -m bench -s $(PYTEST_ARGS)
+
+.PHONY: chaos
+chaos: install controlplane ## Chaos trials: SIGKILL the operator, pause MinIO/Prometheus at random (PACE_CHAOS_TRIALS=50, PACE_CHAOS_SEED=1); figures in tests/bench/results/chaos.json
+	$(PYTEST) tests/chaos -m chaos -s $(PYTEST_ARGS)
 
 .PHONY: images
 images: install system-deps-images ## Build the operator, pipeline-step and model-server images (buildah, no daemon) into ~/.cache/pace/images; skipped when unchanged

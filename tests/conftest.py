@@ -35,6 +35,7 @@ _FOLDER_MARKS = {
     "e2e": "e2e",
     "components": "components",
     "bench": "bench",
+    "chaos": "chaos",
     "images": "images",
     "node": "node",
 }
@@ -46,6 +47,7 @@ _ORDER = {
     "images": 4,
     "node": 5,
     "bench": 6,
+    "chaos": 7,
 }
 
 

@@ -101,7 +101,7 @@ class Labeller(threading.Thread):
     """Posts the truth of the answered predictions to the sink's labels API once a second,
     as a delayed labelling process would."""
 
-    def __init__(self, traffic: Traffic, url: str, token: str) -> None:
+    def __init__(self, traffic: Traffic, url: str, token: str | None = None) -> None:
         super().__init__(daemon=True)
         self.traffic, self.url, self.token = traffic, url, token
         self.stop = threading.Event()
@@ -116,10 +116,8 @@ class Labeller(threading.Thread):
             request = urllib.request.Request(
                 self.url,
                 data=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {self.token}",
-                },
+                headers={"Content-Type": "application/json"}
+                | ({"Authorization": f"Bearer {self.token}"} if self.token else {}),
             )
             try:
                 with urllib.request.urlopen(request, timeout=10):

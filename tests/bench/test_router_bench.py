@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import statistics
 import threading
 import time
@@ -22,7 +21,7 @@ from pace.localstack import processes, serving
 from tests.bench.results import record
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually
-from tests.servers.serving import create_seldon_deployment
+from tests.servers.serving import create_seldon_deployment, create_store_secret, store_env
 
 ROWS = load_wine(as_frame=True).frame.drop(columns=["target"])
 SEQUENTIAL = 300
@@ -86,13 +85,14 @@ def test_router_versus_direct(
         model_uri=model_uri,
         method="predict_proba",
         log=tmp_path / "direct.log",
-        env={**os.environ, **s3_settings.to_env()},
+        store_env=store_env(s3_settings),
     )
-    runtime = serving.start_runtime(kube_cluster.kubeconfig, s3_settings.to_env(), tmp_path)
+    runtime = serving.start_runtime(kube_cluster.kubeconfig, tmp_path)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     kube_cluster.core.create_namespace({"metadata": {"name": namespace}})
+    create_store_secret(kube_cluster, namespace, "store-keys", s3_settings)
     try:
-        create_seldon_deployment(kube_cluster, namespace, "wine", model_uri)
+        create_seldon_deployment(kube_cluster, namespace, "wine", model_uri, secret="store-keys")
         routed = f"{runtime.url}/seldon/{namespace}/wine/api/v1.0/predictions"
 
         def answers() -> bool:

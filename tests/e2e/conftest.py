@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from pace.adapters.object_store import S3Settings
 from pace.localstack import processes
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.serving import ServingRuntime, start_serving_runtime
 
 
 @pytest.fixture
-def serving(
-    kube_cluster: Cluster, s3_settings: S3Settings, tmp_path: Path
-) -> Iterator[ServingRuntime]:
-    runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
+def serving(kube_cluster: Cluster, tmp_path: Path) -> Iterator[ServingRuntime]:
+    """The serving runtime; predictors read their models with the Secret the operator writes
+    in the model's namespace (scoped, read-only keys), never with the test's keys."""
+    runtime = start_serving_runtime(kube_cluster.kubeconfig, tmp_path)
     yield runtime
     processes.stop(runtime.pid)
     # Stopping the runtime stops every microservice and their gunicorn/multiprocessing children.

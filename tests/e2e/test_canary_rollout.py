@@ -22,8 +22,10 @@ from typing import Any
 
 from sklearn.datasets import load_wine
 
+from pace.adapters.kube_api import KubeApi
 from pace.adapters.object_store import S3Settings
 from pace.api import constants
+from pace.core import serving_credentials
 from pace.localstack import processes
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_train_and_register import get, operator_env, wine
@@ -171,6 +173,13 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
             assert one_prediction(predict_url) == 200
             seldon = sdep(kube_cluster, namespace, "wine") or {}
             assert seldon["status"]["state"] == "Available"
+            # It serves with the namespace's read-only key, which the operator wrote; the
+            # runtime has no other (tests/e2e/conftest.py).
+            assert seldon["spec"]["predictors"][0]["graph"]["envSecretRefName"] == "pace-serving"
+            keys = KubeApi(kube_cluster.client).read_secret(namespace, "pace-serving")
+            user = serving_credentials.user_name(namespace)
+            assert keys["RCLONE_CONFIG_S3_ACCESS_KEY_ID"] == user
+            assert minio_server.secret_key not in keys.values()
             assert (
                 seldon["status"]["deploymentStatus"]["wine-main-0-model"]["availableReplicas"] == 1
             )

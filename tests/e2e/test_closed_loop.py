@@ -34,7 +34,7 @@ from pace.adapters.kube_api import KubeApi
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.adapters.prometheus_api import PrometheusApi
 from pace.api import constants
-from pace.core import sink_auth
+from pace.core import serving_credentials, sink_auth
 from pace.localstack import binaries, processes
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_canary_rollout import Traffic
@@ -491,6 +491,13 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
         "machinelearning.seldon.io", "v1", namespace, "seldondeployments", "wine"
     )
     assert f"token={token}" in json.dumps(sdep["spec"])  # where it is meant to be, only
+    # Predictors read with the namespace's scoped key, in the Secret the operator wrote (it may
+    # create and replace that Secret, never read it); the key shows nowhere else.
+    assert sdep["spec"]["predictors"][0]["graph"]["envSecretRefName"] == "pace-serving"
+    serving_keys = KubeApi(kube_cluster.client).read_secret(namespace, "pace-serving")
+    assert serving_keys["RCLONE_CONFIG_S3_ACCESS_KEY_ID"] == serving_credentials.user_name(
+        namespace
+    )
     leaks = secret_scan.findings(
         shown_and_kept(kube_cluster, namespace, s3_settings)
         | {
@@ -509,6 +516,7 @@ def test_drift_retrains_canaries_and_promotes_gate_failure_and_held_candidate(
             "S3 secret key": minio_server.secret_key,
             "sink key": sink_key,
             "sink namespace token": token,
+            "scoped serving key": serving_keys["RCLONE_CONFIG_S3_SECRET_ACCESS_KEY"],
         },
     )
     assert leaks == []

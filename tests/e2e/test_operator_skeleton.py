@@ -285,3 +285,48 @@ def test_deleting_a_model_garbage_collects_what_it_owns(
         return "wine-child" not in names
 
     eventually(child_gone, timeout=60, what="garbage collection of the owned ConfigMap")
+
+
+def test_specs_naming_data_the_operator_may_not_read_are_refused_by_field(
+    kube_cluster: Cluster, namespace: str, operator: KopfRunner
+) -> None:
+    """A confused deputy: the operator reads s3:// URIs with its own keys, so a spec may name
+    only the operator's bucket (and PACE_S3_READ_BUCKETS), and there only its own namespace's
+    part of PACE's data."""
+    model = sample("mlmodel_wine.yaml")
+    model["spec"]["dataset"]["uri"] = "s3://payroll/salaries.csv"
+    monitor = sample("driftmonitor_wine.yaml")
+    monitor["spec"]["reference"] = {"uri": "s3://pace/inference-logs/other-team/wine/"}
+    for plural, body in (
+        (constants.MLMODEL_PLURAL, model),
+        (constants.DRIFT_MONITOR_PLURAL, monitor),
+    ):
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, plural, body
+        )
+    spec_valid = eventually(
+        lambda: conditions(get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "wine")).get(
+            "SpecValid"
+        ),
+        what="the model's SpecValid",
+    )
+    assert (spec_valid["status"], spec_valid["reason"]) == ("False", "InvalidSpec")
+    assert (
+        "spec.dataset.uri: bucket 'payroll' is not one PACE reads for users"
+        in (spec_valid["message"])
+    )
+    ready = eventually(
+        lambda: (
+            (c := conditions(get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine")))
+            .get("Ready", {})
+            .get("reason")
+            == "InvalidSpec"
+            and c["Ready"]
+        ),
+        what="the monitor's InvalidSpec",
+    )
+    assert ready["status"] == "False"
+    assert (
+        "spec.reference.uri: 's3://pace/inference-logs/other-team/wine/' is in PACE's "
+        "inference-logs/ data of namespace 'other-team'" in ready["message"]
+    )

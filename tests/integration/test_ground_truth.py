@@ -29,7 +29,11 @@ from pace.localstack import processes, stack
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_train_and_register import operator_env
 from tests.servers.kube_apiserver import Cluster
-from tests.servers.serving import create_seldon_deployment, start_serving_runtime
+from tests.servers.serving import (
+    create_seldon_deployment,
+    create_store_secret,
+    start_serving_runtime,
+)
 
 
 async def test_labels_by_feedback_and_by_id_join_into_live_accuracy(
@@ -48,10 +52,16 @@ async def test_labels_by_feedback_and_by_id_join_into_live_accuracy(
     sink_port = processes.free_port()
     runner = await sink.start("127.0.0.1", sink_port)
     sink_url = f"http://127.0.0.1:{sink_port}"
-    runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
+    runtime = start_serving_runtime(kube_cluster.kubeconfig, tmp_path)
+    create_store_secret(kube_cluster, namespace, "store-keys", s3_settings)
     try:
         create_seldon_deployment(
-            kube_cluster, namespace, "iris", store.uri(prefix), log_url=f"{sink_url}/versions/v1"
+            kube_cluster,
+            namespace,
+            "iris",
+            store.uri(prefix),
+            secret="store-keys",
+            log_url=f"{sink_url}/versions/v1",
         )
         base = f"{runtime.url}/seldon/{namespace}/iris/api/v1.0"
         rows = x[1::5][:30]  # rows the model did not see

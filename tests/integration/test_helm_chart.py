@@ -92,6 +92,7 @@ def test_settings_are_the_operators_and_parse() -> None:
         "objectStore.endpoint=minio.storage:9000",
         "objectStore.credentialsSecret=keys",
         "watchNamespaces={team-a,team-b}",
+        "objectStore.readBuckets={datasets,shared}",
     )
     container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
@@ -101,12 +102,33 @@ def test_settings_are_the_operators_and_parse() -> None:
     config = OperatorConfig.from_env(env)
     assert config.s3_credentials_secret == ("mlops", "keys")
     assert config.watch_namespaces == ("team-a", "team-b")
+    assert config.s3_read_buckets == ("datasets", "shared")
     assert config.inference_log_url == "http://pace-operator.mlops.svc:9000/"
     assert config.kfp_s3_secret == "keys"  # by default the steps use the same Secret's name
     assert config.inference_sink_auth_secret == ("mlops", "pace-sink-auth")
     # Keys are referenced by Secret name only; the Role may read those two Secrets.
     assert one(docs, "Role")["rules"][0]["resourceNames"] == ["keys", "pace-sink-auth"]
     assert not any("secretKey" in str(v) for v in env.values())
+    # Scoped serving keys: the operator writes the serving Secret in models' namespaces and
+    # may replace Secrets of that name only (create cannot be limited to a name).
+    assert (config.serving_credentials, config.serving_secret) == ("scoped", "pace-serving")
+    secrets = [r for r in one(docs, "ClusterRole")["rules"] if "secrets" in r["resources"]]
+    assert secrets == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["pace-serving"],
+            "verbs": ["update"],
+        },
+    ]
+    shared = render("mlops", "serving.credentials=shared", "serving.secret=model-keys")
+    assert not [r for r in one(shared, "ClusterRole")["rules"] if "secrets" in r["resources"]]
+    shared_env = {
+        e["name"]: e["value"]
+        for e in one(shared, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert OperatorConfig.from_env(shared_env).serving_secret == "model-keys"
 
 
 @pytest.mark.parametrize(
@@ -114,6 +136,8 @@ def test_settings_are_the_operators_and_parse() -> None:
     [
         (["pipelines.backend=kfp"], "pipelines.kfpEndpoint is required"),
         (["pipelines.backend=argo"], 'pipelines.backend must be local or kfp, not "argo"'),
+        (["serving.credentials=open"], 'serving.credentials must be scoped or shared, not "open"'),
+        (["serving.secret=pace-s3"], 'serving.secret "pace-s3" is objectStore.credentialsSecret'),
     ],
 )
 def test_bad_values_are_refused_by_name(values: list[str], message: str) -> None:

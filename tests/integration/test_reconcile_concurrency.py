@@ -17,6 +17,7 @@ import kopf
 
 from pace.adapters import events, kube_api
 from pace.api import constants
+from pace.config import OperatorConfig
 from pace.handlers import indexes, mlmodel, reconciler
 from tests.servers.kube_apiserver import Cluster
 
@@ -55,7 +56,9 @@ def _context(kube: kube_api.KubeApi, namespace: str, model: str) -> reconciler.C
         indexes.MONITORS_BY_MODEL: {(namespace, model): [MONITOR]},
         indexes.MONITORS: {(namespace, MONITOR): [monitor]},
     }
-    memo = types.SimpleNamespace(store=None, kube=kube, reconcile_slots=asyncio.Semaphore(8))
+    memo = types.SimpleNamespace(
+        store=None, kube=kube, reconcile_slots=asyncio.Semaphore(8), config=OperatorConfig()
+    )
     return reconciler.Context(memo=memo, indexes=found, logger=None, wakers=reconciler.Wakers())
 
 

@@ -1,29 +1,39 @@
 """The local serving runtime against a real kube-apiserver and MinIO: a runtime stopped while a
 microservice is still starting leaves no process behind (`make demo`'s Ctrl-C and its end); a
 PACE-trained model answers positional rows; the SeldonDeployment status is written as Seldon
-writes it."""
+writes it; each predictor reads its model with the keys of its envSecretRefName Secret only,
+as Seldon's storage initializer does (no Secret, a missing one, or a key that may not read the
+folder fail it)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import joblib
 from sklearn.datasets import load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 
+from pace.adapters.kube_api import KubeApi
 from pace.adapters.object_store import ObjectStore, S3Settings
-from pace.core import training
+from pace.adapters.store_users import StoreUsers
+from pace.core import serving_credentials, training
 from pace.localstack import processes
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually
-from tests.servers.serving import create_seldon_deployment, start_serving_runtime
+from tests.servers.serving import (
+    create_seldon_deployment,
+    create_store_secret,
+    start_serving_runtime,
+)
 
 
 def microservices_serving(uri: str) -> list[int]:
@@ -54,9 +64,10 @@ def test_runtime_stopped_while_a_microservice_starts_leaves_none(
     prefix = f"models/{uuid.uuid4().hex[:8]}"
     store.put(f"{prefix}/model.joblib", buffer.getvalue())
     uri = store.uri(prefix)
-    runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
+    create_store_secret(kube_cluster, namespace, "store-keys", s3_settings)
+    runtime = start_serving_runtime(kube_cluster.kubeconfig, tmp_path)
     try:
-        create_seldon_deployment(kube_cluster, namespace, "iris", uri)
+        create_seldon_deployment(kube_cluster, namespace, "iris", uri, secret="store-keys")
         spawned = eventually(
             lambda: microservices_serving(uri), timeout=60, interval=0.05, what="a spawn"
         )
@@ -75,14 +86,47 @@ def _sdep(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return found
 
 
+def _scoped_secret(
+    cluster: Cluster, namespace: str, name: str, s3: S3Settings, *, reads: str
+) -> None:
+    """A Secret ``name`` in ``namespace`` with the scoped serving key of namespace ``reads``
+    (made with the store's admin API, as the operator makes it)."""
+    key = serving_credentials.derive_key(s3.secret_key, reads)
+    users = StoreUsers(endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key)
+    users.ensure_reader(
+        key.access_key,
+        key.secret_key,
+        policy_name=serving_credentials.policy_name(reads),
+        policy=serving_credentials.read_policy(s3.bucket, reads),
+    )
+    data = serving_credentials.secret_data(key, endpoint=s3.endpoint, secure=s3.secure)
+    KubeApi(cluster.client).apply_secret(namespace, name, data)
+
+
+def _failed(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = eventually(
+        lambda: (
+            (s := _sdep(cluster, namespace, name).get("status") or {}).get("state") == "Failed"
+            and s
+        ),
+        timeout=90,
+        what=f"{name} Failed",
+    )
+    assert found["deploymentStatus"][f"{name}-main-0-model"]["availableReplicas"] == 0
+    return found
+
+
 def test_a_pace_model_serves_positional_rows_and_status_is_seldons(
     kube_cluster: Cluster, namespace: str, s3_settings: S3Settings, tmp_path: Path
 ) -> None:
     """A model PACE trained (numeric and categorical columns) answers rows sent the way
     Seldon's SKLEARN_SERVER passes them (a plain array, no names; JSON makes mixed rows
-    strings); the SeldonDeployment's status turns Available only once the predictor answers,
-    and a predictor that cannot load its model is Failed, with the reason, and never
-    Available."""
+    strings), read with a scoped serving key of its namespace's prefix; the SeldonDeployment's
+    status turns Available only once the predictor answers, and a predictor that cannot load
+    its model is Failed, with the reason, and never Available: a missing model, a key of
+    another namespace, no envSecretRefName, a Secret that does not exist. The runtime is
+    started from an environment holding the store's full keys: none of them reaches a
+    predictor."""
     store = ObjectStore(s3_settings)
     store.ensure_bucket()
     frame = load_wine(as_frame=True).frame
@@ -99,12 +143,23 @@ def test_a_pace_model_serves_positional_rows_and_status_is_seldons(
     )
     buffer = io.BytesIO()
     joblib.dump(fitted.model, buffer)
-    prefix = f"models/{uuid.uuid4().hex[:8]}"
+    owner = f"team-{uuid.uuid4().hex[:6]}"  # the namespace whose prefix holds the model
+    prefix = f"models/{owner}/wine/versions/v1"
     store.put(f"{prefix}/model.joblib", buffer.getvalue())
-    runtime = start_serving_runtime(kube_cluster.kubeconfig, s3_settings, tmp_path)
+    _scoped_secret(kube_cluster, namespace, "owner-keys", s3_settings, reads=owner)
+    _scoped_secret(kube_cluster, namespace, "other-keys", s3_settings, reads=f"{owner}-x")
+    create_store_secret(kube_cluster, namespace, "store-keys", s3_settings)
+    with mock.patch.dict(os.environ, s3_settings.to_env()):  # what the runtime must not pass on
+        runtime = start_serving_runtime(kube_cluster.kubeconfig, tmp_path)
+    uri = store.uri(prefix)
     try:
-        create_seldon_deployment(kube_cluster, namespace, "wine", store.uri(prefix))
-        create_seldon_deployment(kube_cluster, namespace, "broken", store.uri("models/none"))
+        create_seldon_deployment(kube_cluster, namespace, "wine", uri, secret="owner-keys")
+        create_seldon_deployment(
+            kube_cluster, namespace, "broken", store.uri("models/none"), secret="store-keys"
+        )
+        create_seldon_deployment(kube_cluster, namespace, "foreign", uri, secret="other-keys")
+        create_seldon_deployment(kube_cluster, namespace, "unkeyed", uri, secret=None)
+        create_seldon_deployment(kube_cluster, namespace, "unsecret", uri, secret="nope")
         states = []
 
         def available() -> bool:
@@ -135,16 +190,13 @@ def test_a_pace_model_serves_positional_rows_and_status_is_seldons(
         assert all(abs(sum(p) - 1) < 1e-6 for p in probabilities)
         assert answer["data"]["names"] == ["0", "1", "2"]
 
-        failed = eventually(
-            lambda: (
-                (s := _sdep(kube_cluster, namespace, "broken").get("status") or {}).get("state")
-                == "Failed"
-                and s
-            ),
-            timeout=90,
-            what="broken Failed",
-        )
+        failed = _failed(kube_cluster, namespace, "broken")
         assert "NoSuchKey" in failed["description"], failed
-        assert failed["deploymentStatus"]["broken-main-0-model"]["availableReplicas"] == 0
+        foreign = _failed(kube_cluster, namespace, "foreign")
+        assert "AccessDenied" in foreign["description"], foreign
+        unkeyed = _failed(kube_cluster, namespace, "unkeyed")
+        assert "didn't find section in config file for remote 's3'" in unkeyed["description"]
+        unsecret = _failed(kube_cluster, namespace, "unsecret")
+        assert 'secret "nope" not found' in unsecret["description"], unsecret
     finally:
         processes.stop(runtime.pid)

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import yaml
 
-from pace.adapters.object_store import S3Settings
 from pace.api import constants
 from pace.localstack import binaries, node, processes, prometheus, serving
 from pace.localstack.minio import MinioInfo
@@ -129,13 +128,8 @@ def test_helm_install_runs_the_operator_through_training_serving_and_a_canary(
     runtime = None
     prom = None
     try:
-        s3 = S3Settings(
-            endpoint=store.endpoint,
-            bucket="pace",
-            access_key=store.access_key,
-            secret_key=store.secret_key,
-        )
-        runtime = serving.start_runtime(plane.kubeconfig, s3.to_env(), tmp_path / "serving")
+        # No store keys: predictors read with the Secret the operator writes (scoped keys).
+        runtime = serving.start_runtime(plane.kubeconfig, tmp_path / "serving")
         prom = prometheus.start(tmp_path / "prom", {"router": runtime.metrics_target}, address=ip)
         # Seldon Core's CRD (in a cluster, Seldon's installation brings it).
         seldon_crd = CHART.parents[1] / "manifests" / "seldon"

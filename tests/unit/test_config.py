@@ -1,5 +1,7 @@
 """Operator settings from the environment; a bad value names its variable."""
 
+import re
+
 import pytest
 
 from pace.__main__ import kopf_args
@@ -93,4 +95,39 @@ def test_object_store_and_backend_settings() -> None:
 )
 def test_bad_backend_settings_are_named(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
+        OperatorConfig.from_env(env)
+
+
+def test_serving_credentials_are_scoped_by_default_in_a_secret_of_their_own() -> None:
+    config = OperatorConfig.from_env({"PACE_S3_CREDENTIALS_SECRET": "pace-system/pace-s3"})
+    assert (config.serving_credentials, config.serving_secret) == ("scoped", "pace-serving")
+    shared = OperatorConfig.from_env(
+        {"PACE_SERVING_CREDENTIALS": "shared", "PACE_SERVING_SECRET": "model-keys"}
+    )
+    assert (shared.serving_credentials, shared.serving_secret) == ("shared", "model-keys")
+    # Shared: PACE writes nothing, so naming the operator's own Secret is the user's choice.
+    same = {
+        "PACE_SERVING_CREDENTIALS": "shared",
+        "PACE_SERVING_SECRET": "pace-s3",
+        "PACE_S3_CREDENTIALS_SECRET": "pace-system/pace-s3",
+    }
+    assert OperatorConfig.from_env(same).serving_secret == "pace-s3"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PACE_SERVING_CREDENTIALS": "open"}, "PACE_SERVING_CREDENTIALS='open'"),
+        ({"PACE_SERVING_SECRET": "Keys!"}, "PACE_SERVING_SECRET='Keys!'"),
+        (
+            {
+                "PACE_SERVING_SECRET": "pace-s3",
+                "PACE_S3_CREDENTIALS_SECRET": "pace-system/pace-s3",
+            },
+            "PACE_SERVING_SECRET='pace-s3' is the name of the operator's own credentials Secret",
+        ),
+    ],
+)
+def test_bad_serving_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
         OperatorConfig.from_env(env)

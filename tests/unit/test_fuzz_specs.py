@@ -25,9 +25,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pace.api.mlmodel import ALGORITHMS, MLModel
-from pace.core import evaluation, spec_checks, status, training
+from pace.core import evaluation, spec_checks, status, training, uri_policy
 from pace.handlers import mlmodel
 
+POLICY = uri_policy.ReadPolicy("pace")
 SAMPLE = yaml.safe_load(
     (Path(__file__).parents[2] / "manifests" / "samples" / "mlmodel_wine.yaml").read_text()
 )
@@ -153,7 +154,7 @@ def body(spec: dict[str, Any]) -> dict[str, Any]:
 
 def assert_accepted_or_named(spec: dict[str, Any]) -> MLModel | str:
     """The reconcile's acceptance of a spec: a model, or a message naming every field."""
-    outcome = mlmodel.parse(body(spec))
+    outcome = mlmodel.parse(body(spec), POLICY)
     if isinstance(outcome, str):
         assert outcome.startswith("invalid spec: spec."), outcome
         # what the reconcile then writes: the condition must fit the status schema
@@ -211,5 +212,5 @@ def test_an_accepted_spec_trains_with_what_it_names(spec: dict[str, Any]) -> Non
 
 
 def test_the_sample_is_accepted_as_it_is() -> None:
-    assert isinstance(mlmodel.parse(body(copy.deepcopy(SAMPLE["spec"]))), MLModel)
+    assert isinstance(mlmodel.parse(body(copy.deepcopy(SAMPLE["spec"])), POLICY), MLModel)
     assert json.dumps(SAMPLE["spec"])  # (the sample is plain JSON: what the API server holds)

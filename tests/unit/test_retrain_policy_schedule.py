@@ -14,6 +14,7 @@ import pytest
 
 from pace.adapters import events
 from pace.api import constants
+from pace.config import OperatorConfig
 from pace.core import merge_patch
 from pace.handlers import indexes, reconciler, retrain_policy
 
@@ -50,6 +51,7 @@ class Memo:
         self.store = Store()
         self.kube = Kube()
         self.prometheus = None
+        self.config = OperatorConfig()
 
 
 def policy(cron: str, *, status: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -99,10 +99,21 @@ class KubeApi:
             if exc.status != 409:
                 raise
 
-    def apply_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        """Create or replace an Opaque Secret (values given in clear, stored base64)."""
+    def apply_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: dict[str, str],
+        *,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """Create or replace an Opaque Secret (values given in clear, stored base64). Needs
+        ``create`` on Secrets and ``update`` on this one (RBAC can name it); never reads it."""
+        metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+        if labels:
+            metadata["labels"] = labels
         body = {
-            "metadata": {"name": name, "namespace": namespace},
+            "metadata": metadata,
             "type": "Opaque",
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }

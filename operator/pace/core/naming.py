@@ -49,10 +49,15 @@ def run_name(*, model: str, version: str, spec_hash: str, uid: str = "") -> str:
     return f"{model}-{version}{owner}-{spec_hash[:8]}"[:63].rstrip("-")
 
 
+def namespace_models_prefix(namespace: str) -> str:
+    """Object-store prefix of every model of one namespace (what its serving key may read)."""
+    return f"models/{namespace}/"
+
+
 def model_prefix(*, namespace: str, model: str, uid: str = "") -> str:
     """Object-store prefix of one model object: its namespace, name and uid, so a model
     created again under the same name starts at v1 afresh and never adopts old artifacts."""
-    return f"models/{namespace}/{model}/" + (f"{uid[:8]}/" if uid else "")
+    return namespace_models_prefix(namespace) + f"{model}/" + (f"{uid[:8]}/" if uid else "")
 
 
 def version_prefix(*, namespace: str, model: str, version: str, uid: str = "") -> str:

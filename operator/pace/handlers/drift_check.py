@@ -126,10 +126,10 @@ async def check(
         if old is None or old.reason != "NoReference":
             verdict("Unknown", "NoReference", "The model has no serving version yet.")
         return None  # nothing to check until the model serves (it wakes us then)
-    ref_store, ref_key = stores.for_uri(location.uri, memo)
+    ref_store, ref_key = stores.for_uri(location.uri, memo, namespace=monitor.namespace)
     meta_key, version = location.meta_key, location.version
     ref_key = ref_key or location.key
-    src_store, prefix = stores.for_uri(spec.source.uri, memo)
+    src_store, prefix = stores.for_uri(spec.source.uri, memo, namespace=monitor.namespace)
     prefix = prefix or inference_records.model_prefix(monitor.namespace, spec.model_ref.name)
     window_spec = spec.source.window
     since = (

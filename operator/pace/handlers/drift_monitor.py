@@ -16,6 +16,7 @@ import pydantic
 
 from pace.api import constants
 from pace.api.drift_monitor import DriftMonitor
+from pace.core import spec_checks, uri_policy
 from pace.handlers import drift_check, indexes, reconciler, reporting
 from pace.handlers.reconciler import Context
 
@@ -30,6 +31,12 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     except pydantic.ValidationError as exc:
         reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
         return None
+    # What no check could carry out: nothing is checked until the spec is fixed.
+    unworkable = spec_checks.drift_monitor_problems(monitor.spec) + (
+        uri_policy.drift_monitor_problems(
+            monitor.spec, monitor.namespace, ctx.memo.config.read_policy
+        )
+    )
     found, moved = reporting.references_move(
         kind=KIND,
         body=body,
@@ -44,12 +51,13 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         ],
         ready_message="Watching the model.",
         now=now,
+        invalid=spec_checks.message(unworkable) if unworkable else None,
     )
     if moved:
         patch.update(moved)
         return 0.0
-    if not found:
-        return None  # the model's creation wakes the monitor
+    if not found or unworkable:
+        return None  # the model's creation (or a spec change) wakes the monitor
     return await drift_check.check(monitor, body, patch, ctx, now)
 
 

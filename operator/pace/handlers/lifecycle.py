@@ -16,10 +16,11 @@ from pace.adapters import (
     object_store,
     pipeline_backend,
     prometheus_api,
+    store_users,
 )
 from pace.api import constants
 from pace.config import OperatorConfig
-from pace.core import pipeline_plan, training_queue
+from pace.core import pipeline_plan, serving_credentials, training_queue
 from pace.handlers import reconciler
 
 
@@ -58,6 +59,7 @@ async def configure(
     memo.training_queue_keys = {}
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     memo.s3, memo.store = await _object_store(config, memo.kube, logger)
+    memo.store_users = _store_users(config, memo.s3)
     memo.backend = _pipeline_backend(config)
     if isinstance(memo.backend, pipeline_backend.LocalBackend) and memo.store is not None:
         # Warm step server: imports the step libraries once; until it answers, runs start cold.
@@ -142,6 +144,21 @@ async def _object_store(
     await asyncio.to_thread(store.ensure_bucket)
     logger.info("object store %s, bucket %s", settings.endpoint, settings.bucket)
     return settings, store
+
+
+def _store_users(
+    config: OperatorConfig, settings: object_store.S3Settings | None
+) -> store_users.StoreUsers | None:
+    """The admin client that makes each namespace's read-only serving user (scoped serving
+    credentials only), signed in with the operator's own keys."""
+    if config.serving_credentials != serving_credentials.SCOPED or settings is None:
+        return None
+    return store_users.StoreUsers(
+        endpoint=settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.secure,
+    )
 
 
 def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBackend:

@@ -53,6 +53,7 @@ from pace.core import (
     spec_hash,
     status,
     training_runs,
+    uri_policy,
 )
 from pace.handlers import (
     indexes,
@@ -76,7 +77,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     """One look at an MLModel: the first step that changes something writes its patch."""
     now = datetime.now(UTC)
     # In a thread: the first look imports scikit-learn (the estimators' parameters).
-    model = await asyncio.to_thread(parse, body)
+    model = await asyncio.to_thread(parse, body, ctx.memo.config.read_policy)
     if isinstance(model, str):
         _invalid_spec(body, patch, model, now=now)
         return None
@@ -104,14 +105,16 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     )
 
 
-def parse(body: dict[str, Any]) -> MLModel | str:
-    """The model in a snapshot; or, when its spec does not parse or no run could carry it
-    out (`pace.core.spec_checks`), the InvalidSpec message naming each field."""
+def parse(body: dict[str, Any], policy: uri_policy.ReadPolicy) -> MLModel | str:
+    """The model in a snapshot; or, when its spec does not parse, no run could carry it out
+    (`pace.core.spec_checks`) or it names data the operator may not read for its namespace
+    (`pace.core.uri_policy`), the InvalidSpec message naming each field."""
     try:
         model = MLModel.from_body(body)
     except pydantic.ValidationError as exc:
         return reporting.invalid_spec_message(exc)
     problems = spec_checks.problems(model.spec)
+    problems += uri_policy.mlmodel_problems(model.spec, model.namespace, policy)
     return spec_checks.message(problems) if problems else model
 
 

@@ -34,7 +34,7 @@ from pace.core import (
     seldon_manifest,
     sink_auth,
 )
-from pace.handlers import auditing, mlmodel_serving, reporting
+from pace.handlers import auditing, mlmodel_serving, reporting, serving_access
 from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
@@ -43,18 +43,20 @@ InvalidAction = manual_actions.InvalidAction
 
 
 async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: Any) -> None:
-    """Render the SeldonDeployment for the rollout state and apply it."""
+    """Render the SeldonDeployment for the rollout state and apply it, after the Secret its
+    predictors read the model with (`serving_access`)."""
     serving = rollout.find_in(result.versions, result.serving_version)
     if serving is None:
         return
     candidate = rollout.find_in(result.versions, result.candidate_version)
     weight = result.canary.weight if (result.canary and candidate) else 0
+    secret_name = await serving_access.secret_for(memo, model.namespace)
     manifest = seldon_manifest.build(
         model,
         serving=serving,
         candidate=candidate,
         canary_weight=weight,
-        secret_name=memo.config.serving_secret,
+        secret_name=secret_name,
         log_url=memo.config.inference_log_url,
         log_token=(
             sink_auth.namespace_token(memo.sink_key, model.namespace) if memo.sink_key else None

@@ -33,7 +33,16 @@ from pace.api.conditions import ConditionType
 from pace.api.drift_monitor import DriftMonitor
 from pace.api.mlmodel import ACTIVE, MLModel
 from pace.api.retrain_policy import RetrainPolicy
-from pace.core import audit, datasets, durations, retrain_requests, rollout, status, triggers
+from pace.core import (
+    audit,
+    datasets,
+    durations,
+    retrain_requests,
+    rollout,
+    status,
+    triggers,
+    uri_policy,
+)
 from pace.handlers import indexes, reconciler, reporting, stores
 from pace.handlers.reconciler import Context
 
@@ -173,8 +182,8 @@ async def observe_new_data(
         return {}, {}, []
     since = policy.status.new_data_since or armed_at
     fields = {} if policy.status.new_data_since else {"newDataSince": since.isoformat()}
-    store, prefix = stores.for_uri(trigger.prefix, memo)
     try:
+        store, prefix = stores.for_uri(trigger.prefix, memo, namespace=policy.namespace)
         rows, problems, scratch["counted"] = await asyncio.to_thread(
             count_new_rows, store, prefix or "", since, scratch.get("counted", {})
         )
@@ -242,7 +251,19 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     except pydantic.ValidationError as exc:
         reporting.report_invalid_spec(kind=KIND, body=body, patch=patch, exc=exc, now=now)
         return None
-    problem = triggers.spec_problem(policy.spec, now=now)  # that trigger is off, not the rest
+    # A trigger that cannot work is off (and named), not the rest.
+    unreadable = uri_policy.retrain_policy_problems(
+        policy.spec, policy.namespace, ctx.memo.config.read_policy
+    )
+    problem = (
+        "; ".join(
+            [
+                *([p] if (p := triggers.spec_problem(policy.spec, now=now)) else []),
+                *(f"{path}: {what}" for path, what in unreadable),
+            ]
+        )
+        or None
+    )
     found, moved = reporting.references_move(
         kind=KIND,
         body=body,

@@ -2,17 +2,23 @@
 
 Watches SeldonDeployments and runs, per predictor, the seldon-core 1.19 microservice from the
 serving environment (.venv-serving) with `PaceModel`, which loads the predictor's version from
-MinIO. One router port splits each deployment's requests by the predictors' current traffic
-weights (a weighted random choice per request, as Istio's weighted routes in front of a
-Seldon deployment make it: two predictors never get fixed subsets of cyclic traffic), forwards
+MinIO with the keys of the Secret its graph's ``envSecretRefName`` names, in the
+SeldonDeployment's namespace, and nothing else: that Secret's entries are the microservice's
+store settings (as Seldon's storage initializer gets them with ``envFrom``), and the runtime's
+own environment passes no store address or key on. A graph without one, a missing Secret, or
+keys the store refuses fail the predictor as they would in a cluster.
+
+One router port splits each deployment's requests by the predictors' current traffic weights
+(a weighted random choice per request, as Istio's weighted routes in front of a Seldon
+deployment make it: two predictors never get fixed subsets of cyclic traffic), forwards
 feedback to `main`, mirrors requests to `shadow: true` predictors (their answers are logged and
 never returned), gives every prediction a puid (``meta.puid``, header ``Seldon-Puid``) and
 posts request, response and feedback to the predictor's logger URL as Seldon's executor does,
 and exposes per-predictor counts, status codes and latency histograms under the Seldon
 executor's metric names, so the same PromQL works in a cluster and here.
 
-Run as ``python -m pace.localstack.serving --kubeconfig K --port P`` with the object store in
-the environment (PACE_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+Run as ``python -m pace.localstack.serving --kubeconfig K --port P``; it reads
+SeldonDeployments and those Secrets with the kubeconfig's identity.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,9 @@ from pace.localstack import processes
 log = logging.getLogger("pace.serving")
 DRAIN_SECONDS = 2.0  # a replaced microservice finishes the requests already sent to it
 RETRY_FAILED = 30.0  # a predictor that failed to start is tried again after this long
+# Store settings a microservice never inherits from the runtime: it gets them from its
+# predictor's envSecretRefName Secret only.
+STORE_ENV_PREFIXES = ("AWS_", "PACE_S3_", "RCLONE_CONFIG_", "MINIO_", "S3_")
 
 
 PUID_HEADER = "Seldon-Puid"
@@ -119,20 +128,28 @@ def serving_python() -> Path:
     return exe
 
 
+def microservice_env(store_env: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without any store setting, plus ``store_env`` (the
+    predictor's envSecretRefName Secret's entries)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(STORE_ENV_PREFIXES)}
+    return {**inherited, **store_env}
+
+
 def start_microservice(
     name: str,
     *,
     model_uri: str,
     method: str,
     log: Path,
-    env: dict[str, str] | None = None,
+    store_env: Mapping[str, str],
     on_spawn: Callable[[processes.Server], None] | None = None,
 ) -> tuple[processes.Server, int]:
     """One seldon-core microservice serving `PaceModel` for a model folder; waits until ready.
 
-    The object store is reached with the S3 variables of ``env`` (default: this process's).
-    ``on_spawn`` is called with the process as soon as it exists (before it is ready), so a
-    runtime stopping meanwhile can stop it too.
+    The object store is reached with ``store_env`` only (the entries of the Secret the
+    predictor's envSecretRefName names, in the format of Seldon's rclone storage initializer:
+    ``RCLONE_CONFIG_S3_*``). ``on_spawn`` is called with the process as soon as it exists
+    (before it is ready), so a runtime stopping meanwhile can stop it too.
     """
     port, grpc, metrics = (processes.free_port() for _ in range(3))
     # The graph's parameters as Seldon's operator passes them, with the model_uri parameter
@@ -142,7 +159,7 @@ def start_microservice(
         {"name": "model_uri", "value": model_uri, "type": "STRING"},
     ]
     full_env = {
-        **(env if env is not None else os.environ),
+        **microservice_env(store_env),
         "PREDICTIVE_UNIT_PARAMETERS": json.dumps(parameters),
         "PYTHONPATH": str(MODEL_DIR),
         "GUNICORN_WORKERS": "1",
@@ -190,6 +207,19 @@ class Predictor:
     port: int
     server: processes.Server
     log_url: str | None = None
+    secret: str | None = None  # the graph's envSecretRefName it was started with
+
+    @property
+    def source(self) -> tuple[str, str | None]:
+        return self.model_uri, self.secret
+
+
+def source_of(predictor: Mapping[str, Any]) -> tuple[str, str | None]:
+    """What a predictor's microservice loads: its graph's modelUri, and the Secret
+    (envSecretRefName) it reads it with. A change of either restarts it, as a changed pod
+    template rolls Seldon's replicas."""
+    graph = predictor.get("graph") or {}
+    return str(graph.get("modelUri", "")), graph.get("envSecretRefName") or None
 
 
 @dataclass
@@ -200,7 +230,8 @@ class Deployment:
     name: str
     weights: dict[str, int] = field(default_factory=dict)
     predictors: dict[str, Predictor] = field(default_factory=dict)
-    failures: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # uri, why, when
+    # predictor -> (source_of it, why, when)
+    failures: dict[str, tuple[tuple[str, str | None], str, float]] = field(default_factory=dict)
     shadows: set[str] = field(default_factory=set)  # predictors with `shadow: true`
     reported: dict[str, Any] | None = None  # the status last written
 
@@ -253,23 +284,27 @@ class Runtime:
             wanted = {p["name"]: p for p in item.get("spec", {}).get("predictors", [])}
             for name, spec in wanted.items():
                 graph = spec.get("graph", {})
-                uri = graph.get("modelUri", "")
+                source = source_of(spec)
                 method = next(
                     (p["value"] for p in graph.get("parameters", []) if p.get("name") == "method"),
                     "predict_proba",
                 )
                 running = dep.predictors.get(name)
-                if running is None or running.model_uri != uri:
+                if running is None or running.source != source:
                     failed = dep.failures.get(name)
-                    if failed and failed[0] == uri and time.monotonic() - failed[2] < RETRY_FAILED:
+                    if (
+                        failed
+                        and failed[0] == source
+                        and time.monotonic() - failed[2] < RETRY_FAILED
+                    ):
                         continue
                     # Seldon reports Creating while a predictor's new replicas start.
                     await self._report(item, dep, wanted, starting=name)
                     try:
-                        fresh = await asyncio.to_thread(self._start, dep, name, uri, method)
+                        fresh = await asyncio.to_thread(self._start, dep, name, source, method)
                     except processes.ServerStartError as exc:
                         log.warning("predictor %s/%s/%s failed: %s", *key, name, exc)
-                        dep.failures[name] = (uri, _first_error(str(exc)), time.monotonic())
+                        dep.failures[name] = (source, _first_error(str(exc)), time.monotonic())
                         continue
                     dep.failures.pop(name, None)
                     dep.predictors[name] = fresh
@@ -300,13 +335,13 @@ class Runtime:
         names. One process serves a predictor here, so it reports one replica."""
         states = {}
         for name, spec in wanted.items():
-            uri = (spec.get("graph") or {}).get("modelUri", "")
+            source = source_of(spec)
             running = dep.predictors.get(name)
             # A replaced predictor's old microservice answers until the new one is ready (a
             # rolling update): available, but the deployment is Creating meanwhile.
-            updating = name == starting or (running is not None and running.model_uri != uri)
+            updating = name == starting or (running is not None and running.source != source)
             failed = dep.failures.get(name)
-            failure = failed[1] if failed and failed[0] == uri else None
+            failure = failed[1] if failed and failed[0] == source else None
             states[name] = seldon_status.PredictorState(
                 1, 1 if running is not None else 0, failure=failure, updating=updating
             )
@@ -353,9 +388,27 @@ class Runtime:
         if closing:
             processes.stop(server.pid)
 
-    def _start(self, dep: Deployment, name: str, uri: str, method: str) -> Predictor:
+    def _store_env(self, namespace: str, secret: str | None) -> dict[str, str]:
+        """The entries of the predictor's envSecretRefName Secret (none without one: the
+        storage initializer then has no store configured, and the model cannot load)."""
+        if secret is None:
+            return {}
+        try:
+            return self.kube.read_secret(namespace, secret)
+        except ApiException as exc:
+            if exc.status == 404:  # what the kubelet reports: CreateContainerConfigError
+                raise processes.ServerStartError(
+                    f'Error: secret "{secret}" not found (envSecretRefName, namespace {namespace})'
+                ) from None
+            raise
+
+    def _start(
+        self, dep: Deployment, name: str, source: tuple[str, str | None], method: str
+    ) -> Predictor:
         log_file = self.workdir / "serving" / f"{dep.namespace}-{dep.name}-{name}.log"
         pid: list[int] = []
+        uri, secret = source
+        store_env = self._store_env(dep.namespace, secret)
 
         def spawned(server: processes.Server) -> None:
             pid.append(server.pid)
@@ -367,13 +420,16 @@ class Runtime:
                 model_uri=uri,
                 method=method,
                 log=log_file,
+                store_env=store_env,
                 on_spawn=spawned,
             )
         finally:
             with self.lock:
                 self.starting.difference_update(pid)
         log.info("predictor %s/%s/%s serving %s on :%d", dep.namespace, dep.name, name, uri, port)
-        return Predictor(name=name, model_uri=uri, method=method, port=port, server=server)
+        return Predictor(
+            name=name, model_uri=uri, method=method, port=port, server=server, secret=secret
+        )
 
     def stop_all(self) -> None:
         """Stop every microservice, ready or still starting (in parallel, so a stopping runtime
@@ -536,10 +592,9 @@ class RuntimeInfo:
     log: Path
 
 
-def start_runtime(
-    kubeconfig: str, s3_env: dict[str, str], workdir: Path, *, die_with_parent: bool = True
-) -> RuntimeInfo:
-    """Start this module as a process (router + microservices); return when it answers."""
+def start_runtime(kubeconfig: str, workdir: Path, *, die_with_parent: bool = True) -> RuntimeInfo:
+    """Start this module as a process (router + microservices); return when it answers. It
+    needs no store settings: each predictor's come from its envSecretRefName Secret."""
     port = processes.free_port()
     log_file = workdir / "logs" / "serving-runtime.log"
     server = processes.start(
@@ -556,7 +611,7 @@ def start_runtime(
             str(workdir),
         ],
         log=log_file,
-        env={**os.environ, **s3_env},
+        env=microservice_env({}),
         die_with_parent=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}"

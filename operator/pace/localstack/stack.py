@@ -200,12 +200,9 @@ def up(*, with_node: bool = False, out: Any = sys.stdout) -> StackState:
         )
         kube.apply_secret(SYSTEM_NAMESPACE, SINK_AUTH_SECRET, {"key": secrets.token_hex(32)})
         print("starting the serving runtime and Prometheus ...", file=out, flush=True)
-        s3_env = {
-            "PACE_S3_ENDPOINT": store.endpoint,
-            "AWS_ACCESS_KEY_ID": store.access_key,
-            "AWS_SECRET_ACCESS_KEY": store.secret_key,
-        }
-        runtime = serving.start_runtime(info.kubeconfig, s3_env, workdir, die_with_parent=False)
+        # The runtime gets no store keys: each predictor reads its model with the Secret its
+        # SeldonDeployment names (the operator writes a read-only one per namespace).
+        runtime = serving.start_runtime(info.kubeconfig, workdir, die_with_parent=False)
         state.processes = {"serving-runtime": runtime.pid, **state.processes}
         state.save(directory)
         metrics_port, sink_port = processes.free_port(), processes.free_port()

@@ -9,9 +9,12 @@ works with named columns fails here exactly as it would in a cluster.
 
 `seldon-core-microservice PaceModel --service-type MODEL` imports this file from its own
 environment (.venv-serving: seldon-core, scikit-learn, minio), so it imports nothing from
-`pace`. Where Seldon's storage initializer would download the folder, it reads
-``model.joblib`` from the s3:// ``model_uri`` with the credentials in the environment (from
-the Secret that envSecretRefName names, in a cluster).
+`pace`. Where Seldon's storage initializer (rclone) would copy the folder, it does what that
+copy needs: it lists the folder and reads ``model.joblib`` from it, with the rclone remote
+the ``model_uri`` names (``s3://bucket/key``: remote ``s3``) configured as rclone reads it,
+from ``RCLONE_CONFIG_<REMOTE>_*`` variables (type, endpoint, access key id, secret access
+key). The runtime sets those from the Secret the predictor's envSecretRefName names, and
+nothing else, so a key that may not list or read the folder fails here as in a cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 JOBLIB_FILE = "model.joblib"
 METHODS = ("predict_proba", "predict")
@@ -45,19 +49,45 @@ class PaceModel:
         return ["prediction"]
 
 
+def remote_settings(remote: str, env: Any) -> dict[str, str]:
+    """The rclone remote's settings (``RCLONE_CONFIG_<REMOTE>_<OPTION>``), by lower-case
+    option name; an error naming the variables when the remote is not one this can read."""
+    prefix = f"RCLONE_CONFIG_{remote.upper()}_"
+    found = {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    if not found:
+        raise RuntimeError(
+            f"didn't find section in config file for remote {remote!r}: no {prefix}* "
+            "variables (the Secret named by the predictor's envSecretRefName configures it)"
+        )
+    if found.get("type") != "s3":
+        raise RuntimeError(f"{prefix}TYPE={found.get('type')!r}: only s3 remotes are served here")
+    if found.get("env_auth", "false").lower() == "true":
+        raise RuntimeError(f"{prefix}ENV_AUTH=true: keys from the pod's identity are not served")
+    missing = [o for o in ("endpoint", "access_key_id", "secret_access_key") if not found.get(o)]
+    if missing:
+        raise RuntimeError(f"{prefix}: missing {', '.join(prefix + o.upper() for o in missing)}")
+    return found
+
+
 def load(model_uri: str) -> Any:
-    """The joblib model in an s3:// folder (what Seldon's storage initializer would fetch)."""
+    """The joblib model in an s3:// folder, fetched as Seldon's rclone storage initializer
+    would: the folder listed, then read."""
     import joblib
     from minio import Minio
 
-    uri = model_uri.removeprefix("s3://").rstrip("/")
-    bucket, _, prefix = uri.partition("/")
+    remote, _, path = model_uri.partition(":")
+    bucket, _, prefix = path.lstrip("/").rstrip("/").partition("/")
+    settings = remote_settings(remote, os.environ)
+    endpoint = urlsplit(settings["endpoint"])
     client = Minio(
-        os.environ["PACE_S3_ENDPOINT"],
-        access_key=os.environ.get("AWS_ACCESS_KEY_ID") or None,
-        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
-        secure=os.environ.get("PACE_S3_SECURE", "false") == "true",
+        endpoint.netloc or endpoint.path,
+        access_key=settings["access_key_id"],
+        secret_key=settings["secret_access_key"],
+        secure=endpoint.scheme == "https",
     )
+    listed = [o.object_name for o in client.list_objects(bucket, prefix=f"{prefix}/")]
+    if not listed:
+        print(f"storage initializer: nothing under {model_uri}", flush=True)
     response = client.get_object(bucket, f"{prefix}/{JOBLIB_FILE}")
     try:
         return joblib.load(io.BytesIO(response.read()))

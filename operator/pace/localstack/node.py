@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -164,20 +165,46 @@ def pause_archive(cache: Path) -> Path:
 def import_image(socket: Path, archive: Path, name: str, *, attempts: int = 3) -> None:
     """Import an OCI archive into containerd's Kubernetes namespace under ``name``.
 
-    ``ctr images import`` now and then fails with "content digest …: not found" on an archive
-    that imports fine the next time (seen once in a fresh containerd, importing the pipeline
-    image): such a failure is tried again, up to ``attempts`` times."""
-    cmd = ["ctr", "-a", str(socket), "-n", "k8s.io", "images", "import", "--index-name", name]
+    The image is imported under the name its index annotates (``org.opencontainers.image.
+    ref.name``), then tagged ``name`` if that differs. Not with ``--index-name``: that makes
+    the image's target the archive's index, a blob ctr does not keep, and the import then
+    fails with "content digest <the index's digest>: not found" (seen importing the pipeline
+    image into a fresh containerd, once, then at every try). Any other "not found" is tried
+    again, up to ``attempts`` times."""
+    base = ["ctr", "-a", str(socket), "-n", "k8s.io", "images"]
     why = ""
     for attempt in range(1, attempts + 1):
-        done = subprocess.run([*cmd, str(archive)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [*base, "import", str(archive)], capture_output=True, text=True, check=False
+        )
         if done.returncode == 0:
+            named = archive_names(archive)
+            if named and name not in named:
+                subprocess.run(
+                    [*base, "tag", "--force", named[0], name],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
             return
         why = done.stderr.strip()
         if "not found" not in why or attempt == attempts:
             break
         time.sleep(1.0)
     raise NodeError(f"ctr images import {archive} ({attempt} attempt(s)): {why}")
+
+
+def archive_names(archive: Path) -> list[str]:
+    """The image names an OCI archive's index annotates (what ``ctr images import`` names
+    the images it imports)."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("index.json")
+        index = json.loads(member.read()) if member is not None else {}
+    return [
+        m["annotations"]["org.opencontainers.image.ref.name"]
+        for m in index.get("manifests", [])
+        if "org.opencontainers.image.ref.name" in (m.get("annotations") or {})
+    ]
 
 
 def _wait(check: Any, *, timeout: float, what: str) -> None:

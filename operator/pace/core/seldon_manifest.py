@@ -116,3 +116,26 @@ def build(
 def endpoint(gateway: str, *, namespace: str, name: str) -> str:
     """The URL that serves predictions through the gateway (Seldon's path layout)."""
     return f"{gateway.rstrip('/')}/seldon/{namespace}/{name}/api/v1.0/predictions"
+
+
+def routing(sdep: dict[str, Any]) -> list[tuple[str, str | None, int, bool]]:
+    """What a SeldonDeployment routes where: (predictor, version, traffic, shadow) of each
+    predictor, by name (a rendered manifest and a stored object compare equal when they send
+    the same traffic to the same versions)."""
+    found = []
+    for predictor in (sdep.get("spec") or {}).get("predictors") or []:
+        labels = predictor.get("labels") or {}
+        found.append(
+            (
+                str(predictor.get("name")),
+                labels.get(f"{constants.GROUP}/version"),
+                int(predictor.get("traffic") or 0),
+                bool(predictor.get("shadow")),
+            )
+        )
+    return sorted(found)
+
+
+def canary_weight(manifest: dict[str, Any]) -> int:
+    """Traffic percent a manifest sends to its canary predictor (0 when none)."""
+    return next((t for name, _, t, _ in routing(manifest) if name == "canary"), 0)

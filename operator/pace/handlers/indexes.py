@@ -28,6 +28,7 @@ from typing import Any
 import kopf
 
 from pace.api import constants
+from pace.core import seldon_manifest
 
 MLMODELS = "pace_mlmodels"
 MONITORS = "pace_driftmonitors"
@@ -109,11 +110,13 @@ def pace_policies_by_target(spec: kopf.Spec, namespace: str | None, name: str, *
 
 @kopf.index(*SELDON, labels=OURS)
 def pace_seldondeployments(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
-    """Only what readiness reads: a thousand deployments' specs stay out of memory."""
+    """Only what readiness reads, and where the deployment routes traffic (which the rollout
+    compares with status): a thousand deployments' specs stay out of memory."""
     meta = body.get("metadata") or {}
     kept = {
         "metadata": {"name": name, "generation": meta.get("generation")},
         "status": dict(body.get("status") or {}),
+        "routing": seldon_manifest.routing(dict(body)),
     }
     return {(namespace, name): kept}
 

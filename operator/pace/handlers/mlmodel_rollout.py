@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
 from datetime import datetime
 from typing import Any
@@ -34,28 +35,28 @@ from pace.core import (
     seldon_manifest,
     sink_auth,
 )
-from pace.handlers import auditing, mlmodel_serving, reporting, serving_access
+from pace.handlers import auditing, indexes, mlmodel_serving, reporting, serving_access
 from pace.handlers.reconciler import Context
 
 KIND = constants.MLMODEL_KIND
+log = logging.getLogger(__name__)
 ACTION_ANNOTATION = manual_actions.ANNOTATION
 InvalidAction = manual_actions.InvalidAction
 
 
-async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: Any) -> None:
-    """Render the SeldonDeployment for the rollout state and apply it, after the Secret its
-    predictors read the model with (`serving_access`)."""
+def _manifest(
+    model: MLModel, result: rollout.RolloutStatus, memo: Any, secret_name: str
+) -> dict[str, Any] | None:
+    """The SeldonDeployment for a rollout state (None: nothing serves yet)."""
     serving = rollout.find_in(result.versions, result.serving_version)
     if serving is None:
-        return
+        return None
     candidate = rollout.find_in(result.versions, result.candidate_version)
-    weight = result.canary.weight if (result.canary and candidate) else 0
-    secret_name = await serving_access.secret_for(memo, model.namespace)
-    manifest = seldon_manifest.build(
+    return seldon_manifest.build(
         model,
         serving=serving,
         candidate=candidate,
-        canary_weight=weight,
+        canary_weight=result.canary.weight if (result.canary and candidate) else 0,
         secret_name=secret_name,
         log_url=memo.config.inference_log_url,
         log_token=(
@@ -63,10 +64,50 @@ async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: 
         ),
         shadow=bool(result.canary and candidate and result.canary.shadow),
     )
+
+
+async def apply_deployment(model: MLModel, result: rollout.RolloutStatus, memo: Any) -> None:
+    """Render the SeldonDeployment for the rollout state and apply it, after the Secret its
+    predictors read the model with (`serving_access`)."""
+    if rollout.find_in(result.versions, result.serving_version) is None:
+        return
+    secret_name = await serving_access.secret_for(memo, model.namespace)
+    manifest = _manifest(model, result, memo, secret_name)
+    assert manifest is not None
     await asyncio.to_thread(
         memo.kube.apply_object, "machinelearning.seldon.io", "v1", "seldondeployments", manifest
     )
+    weight = seldon_manifest.canary_weight(manifest)
     metrics.CANARY_WEIGHT.labels(namespace=model.namespace, model=model.name).set(weight)
+
+
+async def converge(model: MLModel, ctx: Context) -> bool:
+    """Apply the SeldonDeployment again when its routing is not what status says (an
+    operator killed between applying a move and writing it, or a hand edit): status is the
+    record, so the deployment follows it. True when it applied."""
+    current = model.status
+    state = rollout.RolloutStatus(
+        versions=list(current.versions),
+        serving_version=current.serving_version,
+        candidate_version=current.candidate_version,
+        canary=current.canary,
+    )
+    wanted = _manifest(model, state, ctx.memo, str(ctx.memo.config.serving_secret))
+    if wanted is None:
+        return False
+    found = indexes.one(ctx.indexes, indexes.SELDON_DEPLOYMENTS, (model.namespace, model.name))
+    routed = found.get("routing") if found is not None else None
+    if routed == seldon_manifest.routing(wanted):
+        return False
+    log.warning(
+        "SeldonDeployment %s/%s routes %s; status says %s: applying it again",
+        model.namespace,
+        model.name,
+        routed if routed is not None else "nothing",
+        seldon_manifest.routing(wanted),
+    )
+    await apply_deployment(model, state, ctx.memo)
+    return True
 
 
 async def write(
@@ -224,6 +265,8 @@ async def advance(
     """Manual actions first; then, when an interval has passed, one canary analysis."""
     memo = ctx.memo
     current = model.status
+    if await converge(model, ctx):
+        return  # its watch event wakes the model again
     action = (body["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
     if action:
         await act(model, action, body=body, patch=patch, memo=memo, now=now)

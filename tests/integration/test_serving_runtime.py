@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import joblib
+import pytest
 from sklearn.datasets import load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 
@@ -117,7 +116,11 @@ def _failed(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
 
 
 def test_a_pace_model_serves_positional_rows_and_status_is_seldons(
-    kube_cluster: Cluster, namespace: str, s3_settings: S3Settings, tmp_path: Path
+    kube_cluster: Cluster,
+    namespace: str,
+    s3_settings: S3Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A model PACE trained (numeric and categorical columns) answers rows sent the way
     Seldon's SKLEARN_SERVER passes them (a plain array, no names; JSON makes mixed rows
@@ -149,8 +152,9 @@ def test_a_pace_model_serves_positional_rows_and_status_is_seldons(
     _scoped_secret(kube_cluster, namespace, "owner-keys", s3_settings, reads=owner)
     _scoped_secret(kube_cluster, namespace, "other-keys", s3_settings, reads=f"{owner}-x")
     create_store_secret(kube_cluster, namespace, "store-keys", s3_settings)
-    with mock.patch.dict(os.environ, s3_settings.to_env()):  # what the runtime must not pass on
-        runtime = start_serving_runtime(kube_cluster.kubeconfig, tmp_path)
+    for key, value in s3_settings.to_env().items():  # what the runtime must not pass on
+        monkeypatch.setenv(key, value)
+    runtime = start_serving_runtime(kube_cluster.kubeconfig, tmp_path)
     uri = store.uri(prefix)
     try:
         create_seldon_deployment(kube_cluster, namespace, "wine", uri, secret="owner-keys")

@@ -233,6 +233,7 @@ def test_models_train_register_and_gate(
     assert "'load-data'" in trained["message"]
     assert "no_such_column" in trained["message"]
     assert broken_obj["status"]["training"]["failedStep"] == "load-data"
+    assert broken_obj["status"]["training"].get("retries", 0) == 0  # a bad spec: not retried
     events = [
         e
         for e in kube_cluster.core.list_namespaced_event(namespace).items

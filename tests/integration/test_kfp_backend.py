@@ -94,6 +94,17 @@ def test_submit_is_idempotent_and_status_is_mapped(
     assert state.failed_step == "train-model"
     assert "train-model failed" in state.message
 
+    # A resubmission after a transient failure is a new KFP run of its own name (and, like
+    # the first, submitted once however often the operator asks).
+    retry = dataclasses.replace(REQUEST, retry=1)
+    assert backend.status(retry).state == "NotFound"
+    backend.submit(retry, ir, env=operator_env)
+    backend.submit(retry, ir, env=operator_env)
+    assert len(api.runs) == 3
+    assert "ns/iris-v1-5f0c2a-0123abcd-retry-1" in {r["display_name"] for r in api.runs.values()}
+    assert backend.status(retry).state == "Pending"
+    assert backend.status(REQUEST).state == "Failed"
+
 
 def assert_steps_configured(run: dict[str, Any]) -> None:
     """Every step of the submitted pipeline reads the store's keys from the Secret by

@@ -27,6 +27,7 @@ class Cluster:
 
     kubeconfig: str
     client: kubernetes.client.ApiClient
+    plane: controlplane.ControlPlaneInfo | None = None  # ours (not an existing cluster)
 
     @property
     def custom(self) -> kubernetes.client.CustomObjectsApi:
@@ -50,7 +51,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     os.environ["KUBECONFIG"] = info.kubeconfig
     try:
         stack.install_crds(info.kubeconfig)
-        yield Cluster(info.kubeconfig, kube_api.load_client(info.kubeconfig))
+        yield Cluster(info.kubeconfig, kube_api.load_client(info.kubeconfig), info)
     finally:
         controlplane.stop(info)
         if previous is None:

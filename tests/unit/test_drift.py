@@ -178,6 +178,22 @@ def test_a_feature_without_a_finite_statistic_is_named_not_patched(detector: str
     assert "driftDetected" not in result.fields  # no verdict it cannot know
 
 
+def test_chi_square_names_a_feature_with_missing_values_instead_of_raising() -> None:
+    """Chi-square used to raise "expected frequencies has a zero element at (0, 3)" on a NaN
+    (a category of its own), naming no feature."""
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"a": rng.integers(0, 3, 300), "b": rng.integers(0, 3, 300)})
+    window = reference.iloc[:200].astype(float).copy()
+    window.loc[5, "a"] = np.nan
+    report = drift.detect(reference.astype(float), window, DetectorSpec(type="chisquare"))
+    assert report.untested == ["a"]
+    assert [f.name for f in report.features] == ["b"]
+    assert "feature(s) a " in drift.verdict(report, reference_version="v1").message
+    window["b"] = np.inf
+    report = drift.detect(reference.astype(float), window, DetectorSpec(type="chisquare"))
+    assert (report.untested, report.features, report.drift) == (["a", "b"], [], False)
+
+
 def test_drift_in_the_other_features_stands_beside_an_untested_one() -> None:
     reference, window = _frames(shift_b=2.0)
     report = drift.detect(reference, window, DetectorSpec(type="ks"))
@@ -224,3 +240,11 @@ def test_gauges_export_finite_numbers_and_drop_an_untested_feature() -> None:
     drift_check.export(monitor, report, judged=False)
     assert p_value("a") is None  # no NaN exported, and no stale answer either
     assert all(math.isfinite(p_value(name) or math.nan) for name in ("b", "c"))
+
+
+def test_a_small_window_names_the_fields_that_decide_it() -> None:
+    text = drift.not_enough_rows(40, min_rows=100, window_rows=None, window_duration="1h")
+    assert text.startswith("40 rows in the window, the last 1h (spec.source.window.duration);")
+    assert "at least 100 are needed (spec.source.minRows)" in text
+    text = drift.not_enough_rows(40, min_rows=100, window_rows=500, window_duration=None)
+    assert "the last 500 rows asked for (spec.source.window.rows)" in text

@@ -170,3 +170,18 @@ async def test_the_warning_is_posted_once_per_mistake() -> None:
     fixed, posted = await look(policy("0 3 * * *", status=first["status"]), Memo())
     assert (ready(fixed)["status"], ready(fixed)["reason"]) == ("True", "Ready")
     assert warnings(posted) == []
+
+
+async def test_a_live_metric_the_model_never_measures_is_invalid_spec() -> None:
+    """The model is a regression: accuracy is never measured, so that trigger could never
+    fire; it is named, and drift still fires."""
+    body = policy("0 3 * * *")
+    body["spec"]["triggers"]["performance"] = {"metric": "accuracy", "below": 0.8}
+    after, posted = await look(body, Memo())
+    shown = ready(after)
+    assert (shown["status"], shown["reason"]) == ("False", "InvalidSpec")
+    assert shown["message"].startswith(
+        "spec.triggers.performance.metric: 'accuracy' is not measured for a regression model"
+    )
+    assert [reason for reason, _ in warnings(posted)] == ["InvalidSpec"]
+    assert after["status"]["triggerCount"] == 1

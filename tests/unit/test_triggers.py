@@ -262,3 +262,21 @@ def test_a_broken_schedule_is_named_with_its_field_and_value(cron: str) -> None:
 def test_a_runnable_schedule_is_no_problem() -> None:
     assert triggers.spec_problem(spec(schedule={"cron": "0 0 * * 7"}), now=NOW) is None
     assert triggers.spec_problem(spec(**DRIFT), now=NOW) is None
+
+
+def test_a_live_metric_the_model_never_measures_is_named() -> None:
+    perf = {"performance": {"metric": "mae", "above": 0.5}}
+    problem = triggers.spec_problem(spec(**perf, **DRIFT), now=NOW, task="classification")
+    assert problem == (
+        "spec.triggers.performance.metric: 'mae' is not measured for a classification model "
+        "(it has accuracy, f1_macro, log_loss): the performance trigger is off until it is "
+        "fixed; the other triggers stay armed"
+    )
+    assert triggers.spec_problem(spec(**perf), now=NOW, task="regression") is None
+    assert triggers.spec_problem(spec(**perf), now=NOW) is None  # the model not seen yet
+    both = triggers.spec_problem(
+        spec(schedule={"cron": "0 0 30 2 *"}, **perf), now=NOW, task="classification"
+    )
+    assert both is not None
+    assert "the schedule trigger is off" in both
+    assert both.endswith("the performance trigger is off until it is fixed")

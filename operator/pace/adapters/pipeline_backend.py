@@ -142,12 +142,17 @@ class LocalBackend:
     def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
         run_dir = self.run_dir(request)
         current = self.status(request)
-        if current.state in ("Pending", "Running", *TERMINAL):
+        retried = int((_read_status(run_dir) or {}).get("retry", 0))
+        again = current.state == "Failed" and retried < request.retry
+        if current.state in ("Pending", "Running", *TERMINAL) and not again:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "args.json").write_text(json.dumps(request.arguments(), sort_keys=True))
         (run_dir / "pipeline.yaml").write_bytes(ir_path.read_bytes())
-        _write_status(run_dir, {"state": "Pending", "attempt": _attempt(run_dir) + 1})
+        _write_status(
+            run_dir,
+            {"state": "Pending", "attempt": _attempt(run_dir) + 1, "retry": request.retry},
+        )
         with open(run_dir / "worker.log", "ab") as log:
             pid = warm_steps.start_worker(
                 run_dir,
@@ -346,8 +351,10 @@ def run_worker(run_dir: Path) -> int:
 
 def display_name(request: RunRequest) -> str:
     """The KFP run's display name: the namespace and the run name (which carries the model's
-    uid), so two same-named models in two namespaces never share a run."""
-    return f"{request.namespace}/{request.run_name}"
+    uid), so two same-named models in two namespaces never share a run; a resubmission after
+    a transient failure is a new run, ``.../<run name>-retry-<n>``."""
+    name = f"{request.namespace}/{request.run_name}"
+    return f"{name}-retry-{request.retry}" if request.retry else name
 
 
 class KfpBackend:

@@ -635,6 +635,17 @@ class TrainingRun(CamelModel):
     attempts: int = Field(
         1, ge=1, description="Submissions of this run (a lost run is resubmitted, at most 3)."
     )
+    retries: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Resubmissions after a transient failure (the store or network briefly away), "
+            "at most 4, 10 s, 20 s, 40 s and 80 s after the failure."
+        ),
+    )
+    retry_at: datetime | None = Field(
+        None, description="When a run that failed transiently is submitted again."
+    )
     request: str | None = Field(
         None, description="Retrain request that started the run (RetrainPolicy or pace retrain)."
     )

@@ -203,6 +203,24 @@ def detect(
             binarize_preds=False,
         )
         return _multivariate(detector.predict(x)["data"], rows=len(x), p_value=spec.p_value)
+    # A feature with NaN or inf in either sample cannot be tested (KS answers NaN, chi-square
+    # raises on the empty category): leave it out and name it, test the others.
+    finite = np.isfinite(x_ref).all(axis=0) & np.isfinite(x).all(axis=0)
+    skipped = [n for n, ok in zip(names, finite, strict=True) if not ok]
+    if skipped:
+        if not finite.any():
+            return DriftReport(
+                drift=False,
+                share_drifted=0.0,
+                rows=len(x),
+                threshold=spec.p_value,
+                features=[],
+                untested=skipped,
+            )
+        keep = [i for i, ok in enumerate(finite) if ok]
+        cats = {keep.index(i): None for i in cats if i in keep}
+        names = [names[i] for i in keep]
+        x_ref, x = x_ref[:, keep], x[:, keep]
     if kind == "tabular":
         detector = detectors.TabularDrift(
             x_ref,
@@ -224,13 +242,28 @@ def detect(
         (n, float(p), float(d)) for n, p, d in zip(names, p_vals, distances, strict=True)
     )
     drifted = sum(1 for f in features if f.p_value < threshold)
+    untested = skipped + untested
     return DriftReport(
         drift=bool(data["is_drift"]),  # NaN is never below the threshold: untested ≠ drifted
-        share_drifted=drifted / len(names),
+        share_drifted=drifted / (len(names) + len(skipped)),
         rows=len(x),
         threshold=threshold,
         features=features,
         untested=untested,
+    )
+
+
+def not_enough_rows(
+    rows: int, *, min_rows: int, window_rows: int | None, window_duration: str | None
+) -> str:
+    """Why a window was not judged, naming the fields that decide it."""
+    if window_duration:
+        which = f"the last {window_duration} (spec.source.window.duration)"
+    else:
+        which = f"the last {window_rows} rows asked for (spec.source.window.rows)"
+    return (
+        f"{rows} rows in the window, {which}; at least {min_rows} are needed "
+        "(spec.source.minRows): wait for more traffic, widen the window or lower minRows."
     )
 
 

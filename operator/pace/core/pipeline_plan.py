@@ -55,6 +55,7 @@ class RunRequest:
     reference_uri: str
     serving_model_uri: str = ""  # the serving version's model: scored on this run's test set
     recent_until: float = 0.0  # epoch seconds: the cut-off of spec.dataset.recent's window
+    retry: int = 0  # resubmissions after a transient failure: each is a new backend run
 
     def arguments(self) -> dict[str, Any]:
         return {
@@ -105,6 +106,7 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
         reference_uri=reference_uri,
         serving_model_uri=serving_model_uri,
         recent_until=(run.started_at or run.submitted_at or datetime.now(UTC)).timestamp(),
+        retry=run.retries,
     )
 
 

@@ -9,12 +9,12 @@ start a second one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pace.api.conditions import Condition, ConditionType
 from pace.api.mlmodel import ACTIVE, MLModelStatus, TrainingRun, VersionRecord
-from pace.core import naming, status
+from pace.core import naming, status, transient
 
 MAX_ATTEMPTS = 3
 """Submissions of one run before a run the backend keeps losing is given up as failed."""
@@ -261,4 +261,42 @@ def failed(
         versions=list(current.versions),
         candidate_version=current.candidate_version,
         conditions=[cond],
+    )
+
+
+def retry_after_failure(
+    run: TrainingRun, *, failed_step: str | None, message: str, now: datetime
+) -> TrainingRun | None:
+    """The run waiting to be submitted again when its failure was transient (the store or
+    network briefly away) and retries are left; None when the failure stands."""
+    if not transient.is_transient(message) or run.retries >= transient.MAX_RETRIES:
+        return None
+    if run.retry_at is not None:
+        return run  # already waiting
+    at = now + timedelta(seconds=transient.retry_delay(run.retries))
+    step = failed_step or run.step or "unknown step"
+    return run.model_copy(
+        update={
+            "retry_at": at,
+            "failed_step": step,
+            "message": (
+                f"Step {step!r} failed with a transient error ({message[:300]}); submitting "
+                f"again at {at:%H:%M:%S} UTC (retry {run.retries + 1} of "
+                f"{transient.MAX_RETRIES})."
+            ),
+        }
+    )
+
+
+def retried(run: TrainingRun, *, now: datetime) -> TrainingRun:
+    """The run resubmitted after its transient failure: a new backend run, retries + 1."""
+    return run.model_copy(
+        update={
+            "retries": run.retries + 1,
+            "retry_at": None,
+            "state": "Pending",
+            "step": None,
+            "failed_step": None,
+            "submitted_at": now,
+        }
     )

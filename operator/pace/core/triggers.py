@@ -82,21 +82,49 @@ def next_schedule(cron: str, after: datetime) -> datetime:
     return result
 
 
-def spec_problem(spec: RetrainPolicySpec, *, now: datetime) -> str | None:
-    """Why a trigger of the spec can never fire (naming its field), or None. Only the
-    schedule can be wrong in a way the CRD lets through; that trigger is off, the others
-    stay armed."""
-    schedule = spec.triggers.schedule
-    if schedule is None:
+LIVE_METRICS_BY_TASK = {
+    "classification": ("accuracy", "f1_macro", "log_loss"),
+    "regression": ("mae", "rmse"),
+}
+PERFORMANCE_FIELD = "spec.triggers.performance.metric"
+
+
+def spec_problem(spec: RetrainPolicySpec, *, now: datetime, task: str | None = None) -> str | None:
+    """Why a trigger of the spec can never fire (naming its field), or None: a schedule the
+    CRD lets through but no date matches, or (``task`` of the referenced model known) a live
+    metric that task never measures. That trigger is off, the others stay armed."""
+    trig = spec.triggers
+    problems: list[tuple[str, str]] = []  # (trigger, what is wrong)
+    if trig.schedule is not None:
+        try:
+            next_schedule(trig.schedule.cron, now)
+        except InvalidSchedule as exc:
+            problems.append(("schedule", str(exc)))
+    measured = LIVE_METRICS_BY_TASK.get(task or "")
+    if trig.performance is not None and measured and trig.performance.metric not in measured:
+        problems.append(
+            (
+                "performance",
+                f"{PERFORMANCE_FIELD}: {trig.performance.metric!r} is not measured for a {task} "
+                f"model (it has {', '.join(measured)})",
+            )
+        )
+    if not problems:
         return None
-    try:
-        next_schedule(schedule.cron, now)
-    except InvalidSchedule as exc:
-        trig = spec.triggers
-        others = (trig.drift, trig.metric, trig.new_data, trig.performance)
-        rest = "; the other triggers stay armed" if any(t is not None for t in others) else ""
-        return f"{exc}: the schedule trigger is off until it is fixed{rest}"
-    return None
+    named: dict[str, object] = {
+        "schedule": trig.schedule,
+        "drift": trig.drift,
+        "metric": trig.metric,
+        "newData": trig.new_data,
+        "performance": trig.performance,
+    }
+    off = {kind for kind, _ in problems}
+    armed = any(t is not None for kind, t in named.items() if kind not in off)
+    rest = "; the other triggers stay armed" if armed else ""
+    return (
+        "; ".join(f"{what}: the {kind} trigger is off until it is fixed" for kind, what in problems)
+        + rest
+    )
 
 
 def _drift_count(spec: RetrainPolicySpec, status: RetrainPolicyStatus, seen: Observations) -> int:

@@ -144,7 +144,12 @@ async def check(
         verdict(
             "Unknown",
             "NotEnoughData",
-            f"{len(window)} rows in the window; at least {spec.source.min_rows} are needed.",
+            drift.not_enough_rows(
+                len(window),
+                min_rows=spec.source.min_rows,
+                window_rows=window_spec.rows,
+                window_duration=window_spec.duration,
+            ),
             windowRows=len(window),
             referenceVersion=version,
         )

@@ -223,6 +223,12 @@ async def _in_flight(
         )
         result = "succeeded" if outcome.candidate_version == run.version else "rejected"
     else:
+        waiting = training_runs.retry_after_failure(
+            run, failed_step=state.failed_step, message=state.message, now=now
+        )
+        if waiting is not None:
+            await _retry(model, run, waiting, body, patch, ctx, now)
+            return
         lineage = {}
         outcome = training_runs.failed(
             model.status,
@@ -234,6 +240,28 @@ async def _in_flight(
         )
         result = "failed"
     await _finish(model, run, outcome, lineage, result, body, patch, ctx, now)
+
+
+async def _retry(
+    model: MLModel,
+    run: TrainingRun,
+    waiting: TrainingRun,
+    body: dict[str, Any],
+    patch: kopf.Patch,
+    ctx: Context,
+    now: datetime,
+) -> None:
+    """A run that failed transiently: say so once, then submit it again when its backoff
+    is over (a new backend run; the version's keys are written once, so nothing doubles)."""
+    if run.retry_at is None:
+        patch.status["training"] = waiting.to_patch()
+        events.warn(body, reason="TrainingRetrying", message=waiting.message or "")
+        return
+    if now < run.retry_at:
+        return
+    again = training_runs.retried(run, now=now)
+    await submit(model, again, ctx.memo)
+    patch.status["training"] = again.to_patch()
 
 
 async def _lost(

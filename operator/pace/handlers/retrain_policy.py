@@ -255,10 +255,14 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     unreadable = uri_policy.retrain_policy_problems(
         policy.spec, policy.namespace, ctx.memo.config.read_policy
     )
+    raw_model = indexes.one(
+        ctx.indexes, indexes.MLMODELS, (policy.namespace, policy.spec.model_ref.name)
+    )
+    task = ((raw_model or {}).get("spec") or {}).get("task")
     problem = (
         "; ".join(
             [
-                *([p] if (p := triggers.spec_problem(policy.spec, now=now)) else []),
+                *([p] if (p := triggers.spec_problem(policy.spec, now=now, task=task)) else []),
                 *(f"{path}: {what}" for path, what in unreadable),
             ]
         )
@@ -280,9 +284,6 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     memo = ctx.memo
     if memo.store is None or not found:
         return None  # the referenced objects' creation wakes the policy
-    raw_model = indexes.one(
-        ctx.indexes, indexes.MLMODELS, (policy.namespace, policy.spec.model_ref.name)
-    )
     if raw_model is None:
         return None
     try:

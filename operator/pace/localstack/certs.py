@@ -27,6 +27,19 @@ class Pki:
     sa_key: Path
     sa_pub: Path
 
+    @classmethod
+    def at(cls, directory: Path) -> Pki:
+        """The files `generate` wrote to ``directory``."""
+        return cls(
+            ca_cert=directory / "ca.crt",
+            serving_cert=directory / "apiserver.crt",
+            serving_key=directory / "apiserver.key",
+            admin_cert=directory / "admin.crt",
+            admin_key=directory / "admin.key",
+            sa_key=directory / "sa.key",
+            sa_pub=directory / "sa.pub",
+        )
+
 
 def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
@@ -146,15 +159,7 @@ def generate(
     ``keep_ca_key``: also write ``ca.key``, so the node's certificates can be signed."""
     directory.mkdir(parents=True, exist_ok=True)
     issuer = Issuer(now=now)
-    pki = Pki(
-        ca_cert=directory / "ca.crt",
-        serving_cert=directory / "apiserver.crt",
-        serving_key=directory / "apiserver.key",
-        admin_cert=directory / "admin.crt",
-        admin_key=directory / "admin.key",
-        sa_key=directory / "sa.key",
-        sa_pub=directory / "sa.pub",
-    )
+    pki = Pki.at(directory)
     pem = serialization.Encoding.PEM
     pki.ca_cert.write_bytes(issuer.cert.public_bytes(pem))
     if keep_ca_key:

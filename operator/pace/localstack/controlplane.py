@@ -11,6 +11,9 @@ from Pods on the host's address, Node authorization, every controller, a schedul
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import signal
 import ssl
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -275,6 +278,31 @@ def start(
         for srv in reversed(started):
             processes.stop(srv.pid)
         raise
+
+
+def restart_apiserver(info: ControlPlaneInfo, *, timeout: float = 120.0) -> None:
+    """Kill kube-apiserver (SIGKILL: a crash, no graceful shutdown) and start it again with the
+    same flags, port and certificates; return when it is ready. ``info`` gets the new pid."""
+    with open(f"/proc/{info.apiserver_pid}/cmdline", "rb") as cmdline:
+        argv = [a.decode() for a in cmdline.read().split(b"\0") if a]
+    with open(f"/proc/{info.apiserver_pid}/environ", "rb") as environ:
+        env = dict(
+            a.decode(errors="replace").split("=", 1) for a in environ.read().split(b"\0") if a
+        )
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(info.apiserver_pid, signal.SIGKILL)
+    processes.stop(info.apiserver_pid, grace=1.0)  # reaps it
+    logs = Path(info.workdir) / "logs"
+    apiserver = processes.start("kube-apiserver", argv, log=logs / "kube-apiserver.log", env=env)
+    pki = certs.Pki.at(Path(info.workdir) / "pki")
+    context = _client_context(pki)
+    processes.wait_until(
+        apiserver,
+        lambda: processes.http_ok(f"{info.server}/readyz", context=context),
+        timeout=timeout,
+        what="ready again",
+    )
+    info.apiserver_pid = apiserver.pid
 
 
 def stop(info: ControlPlaneInfo) -> None:

@@ -34,10 +34,10 @@ $(SERVING_VENV)/.installed: $(UV) operator/requirements-serving.lock
 	touch $@
 
 .PHONY: system-deps
-system-deps: ## Debian packages the local stack uses (prometheus); needs root, skipped when present
-	@command -v prometheus >/dev/null || { \
-	  echo "installing Debian's prometheus package"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+system-deps: ## Debian packages the local stack uses (prometheus, prometheus-alertmanager); needs root, skipped when present
+	@command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
+	  echo "installing Debian's prometheus and prometheus-alertmanager packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; }
 
 .PHONY: system-deps-images
 system-deps-images: ## Debian packages `make images` uses (buildah, mmdebstrap); needs root, skipped when present
@@ -72,6 +72,11 @@ crds: $(VENV)/.installed ## Regenerate crds/ (and the chart's copy) from the pyd
 	$(VENV)/bin/pace crds --out crds
 	$(VENV)/bin/pace crds --out charts/pace/crds
 
+.PHONY: alerts
+alerts: $(VENV)/.installed ## Regenerate the alerting rules (manifests/alerts/, charts/pace/files/) from pace.core.alert_rules
+	$(VENV)/bin/pace alerts --out manifests/alerts
+	$(VENV)/bin/pace alerts --out charts/pace/files
+
 .PHONY: fmt
 fmt: $(VENV)/.installed ## Format and auto-fix
 	$(VENV)/bin/ruff format operator components tests
@@ -84,6 +89,8 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pace crds --out crds --check
 	$(VENV)/bin/pace crds --out charts/pace/crds --check
+	$(VENV)/bin/pace alerts --out manifests/alerts --check
+	$(VENV)/bin/pace alerts --out charts/pace/files --check
 
 .PHONY: test
 test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)

@@ -3,8 +3,10 @@
 pace local up [--node]|env|status|down
                                   run the local stack in the background (--node: a real node)
 pace crds [--out DIR] [--check]   write (or check) the CRDs generated from the models
+pace alerts [--out DIR] [--check] write (or check) the Prometheus alerting rules
 pace promote|rollback MODEL       manual rollout actions
 pace retrain MODEL [--hold]       ask for a new training run now
+pace get MODEL [--watch]          the model at a glance (versions, canary, training, drift)
 pace history MODEL [--json]       the audit trail: versions, triggers, gates, canary, promotions
 pace versions MODEL [--json]      every registered version, from the registry
 pace version
@@ -25,11 +27,10 @@ if TYPE_CHECKING:
     from pace.adapters import object_store
 
 
-def _crds(out: Path, *, check: bool) -> int:
-    from pace.api import crd_schema
-
+def _generated(kind: str, files: dict[str, str], out: Path, *, check: bool) -> int:
+    """Write generated files to ``out``, or (``check``) fail naming those that differ."""
     stale = []
-    for name, text in crd_schema.render_all().items():
+    for name, text in files.items():
         path = out / name
         if check:
             if not path.is_file() or path.read_text() != text:
@@ -39,9 +40,22 @@ def _crds(out: Path, *, check: bool) -> int:
             path.write_text(text)
             print(f"wrote {path}")
     if stale:
-        print("stale CRDs (run `make crds`): " + ", ".join(stale), file=sys.stderr)
+        print(f"stale {kind} (run `make {kind.lower()}`): " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
+
+
+def _crds(out: Path, *, check: bool) -> int:
+    from pace.api import crd_schema
+
+    return _generated("CRDs", crd_schema.render_all(), out, check=check)
+
+
+def _alerts(out: Path, *, check: bool) -> int:
+    from pace.core import alert_rules
+
+    files = {alert_rules.FILE_NAME: alert_rules.rules_text()}
+    return _generated("alerts", files, out, check=check)
 
 
 def _local(action: str, *, with_node: bool) -> int:
@@ -184,6 +198,57 @@ def _versions(namespace: str, model: str, *, as_json: bool) -> int:
     )
 
 
+def _get(
+    namespace: str,
+    model: str,
+    *,
+    watch: bool,
+    interval: float = 2.0,
+    frames: int | None = None,
+) -> int:
+    """Print the model at a glance; with ``watch``, redraw it in place every ``interval``
+    seconds until interrupted (``frames``: stop after that many, for tests)."""
+    import time
+    from datetime import UTC, datetime
+
+    from pace.adapters import kube_api
+    from pace.api import constants
+    from pace.api.mlmodel import MLModel
+    from pace.core import model_view
+
+    kube = kube_api.KubeApi(kube_api.load_client())
+    shown = 0
+    previous = None
+    try:
+        while True:
+            try:
+                obj = kube.get_object(constants.MLMODEL_PLURAL, namespace, model)
+            except Exception as exc:  # the API server away for a moment: say so, go on
+                if not watch:
+                    print(f"pace get: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
+                    return 1
+                frame = f"(API server unreachable: {type(exc).__name__}; retrying)\n"
+            else:
+                if obj is None:
+                    print(f"pace get: MLModel {namespace}/{model} not found", file=sys.stderr)
+                    return 1
+                frame = model_view.render(MLModel.from_body(obj), now=datetime.now(UTC))
+            if not watch:
+                sys.stdout.write(frame)
+                return 0
+            if frame != previous:
+                clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n"
+                sys.stdout.write(clear + frame)
+                sys.stdout.flush()
+                previous = frame
+                shown += 1
+            if frames is not None and shown >= frames:
+                return 0
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return 0
+
+
 def _store_settings() -> object_store.S3Settings:
     """S3 settings from the environment; keys from PACE_S3_CREDENTIALS_SECRET when unset."""
     import os
@@ -209,9 +274,14 @@ def _store_settings() -> object_store.S3Settings:
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "local": ("pace local up", 'eval "$(pace local env)"', "sudo pace local up --node"),
     "crds": ("pace crds --out crds/", "pace crds --check"),
+    "alerts": (
+        "pace alerts --out manifests/alerts/",
+        "pace alerts --out charts/pace/files --check",
+    ),
     "promote": ("pace promote wine -n team-a",),
     "rollback": ("pace rollback wine", "pace rollback wine --to v3"),
     "retrain": ('pace retrain wine --reason "new labels"', "pace retrain wine --hold"),
+    "get": ("pace get wine -n team-a", "pace get wine --watch", "kubectl pace get wine -w"),
     "history": ("pace history wine", "pace history wine --json | jq '.[].type'"),
     "versions": ("pace versions wine", "pace versions wine --json | jq '.[].data'"),
     "version": ("pace version",),
@@ -255,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     crds = command("crds", "write the CRDs generated from the models")
     crds.add_argument("--out", type=Path, default=Path("crds"), help="directory (default crds/)")
     crds.add_argument("--check", action="store_true", help="fail if the files are stale")
+    alerts = command("alerts", "write (or check) the Prometheus alerting rules file")
+    alerts.add_argument(
+        "--out",
+        type=Path,
+        default=Path("manifests/alerts"),
+        help="directory (default manifests/alerts/)",
+    )
+    alerts.add_argument("--check", action="store_true", help="fail if the file is stale")
     namespaced(command("promote", "promote the model's candidate to 100 %% now"))
     rollback = command("rollback", "remove the canary, or serve an older version again")
     namespaced(rollback)
@@ -264,6 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     retrain.add_argument("--reason", default="requested with pace retrain", help="recorded why")
     retrain.add_argument(
         "--hold", action="store_true", help="stop at the validated candidate (no rollout)"
+    )
+    get = command("get", "the model at a glance: versions, canary, training, live quality, drift")
+    namespaced(get)
+    get.add_argument(
+        "-w", "--watch", action="store_true", help="redraw in place as it changes (Ctrl-C ends)"
+    )
+    get.add_argument(
+        "--interval", type=float, default=2.0, metavar="SECONDS", help="watch: refresh period"
     )
     history = command("history", "the model's audit trail: what served when, and why")
     namespaced(history)
@@ -277,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         return _local(args.action, with_node=args.node)
     if args.command == "crds":
         return _crds(args.out, check=args.check)
+    if args.command == "alerts":
+        return _alerts(args.out, check=args.check)
     if args.command in ("promote", "rollback"):
         target = getattr(args, "to", None)
         if target and (problem := _rollback_problem(args.namespace, args.model, target)):
@@ -286,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         return _request(args.namespace, args.model, f"{GROUP}/action", action, action)
     if args.command == "retrain":
         return _retrain(args.namespace, args.model, args.reason, auto_promote=not args.hold)
+    if args.command == "get":
+        return _get(args.namespace, args.model, watch=args.watch, interval=args.interval)
     if args.command == "history":
         return _history(args.namespace, args.model, as_json=args.json)
     if args.command == "versions":

@@ -139,6 +139,8 @@ class InferenceSink:
         self.on_quarantine = on_quarantine
         self.buffers: dict[inference_records.Stream, list[dict[str, Any]]] = defaultdict(list)
         self.buffered = 0
+        metrics.SINK_BUFFERED_ROWS.set_function(lambda: self.buffered)
+        metrics.SINK_CAPACITY_ROWS.set(max_rows)
         self.written_rows = 0
         self.quarantined: dict[tuple[str, str], Quarantine] = defaultdict(Quarantine)
         self.written_at: dict[tuple[str, str], float] = {}  # model -> last batch written
@@ -184,6 +186,7 @@ class InferenceSink:
             metrics.SINK_REJECTED_ROWS.labels(stream.namespace).inc(len(rows))
             return _error(400, str(exc))
         if self.buffered + len(rows) > self.max_rows:
+            metrics.SINK_FULL.inc()
             return _error(503, "sink is full; retry", {"Retry-After": "1"})
         self.buffers[stream].extend(rows)
         self.buffered += len(rows)

@@ -133,3 +133,21 @@ def _bare_fit(spec: MLModelSpec) -> float:
 
     fit()
     return round(fit(), 3)
+
+
+def test_explainer_times(tmp_path: Path) -> None:
+    """Seconds the explain-model step takes per method (permutation, kernel SHAP, anchors)
+    on the wine data (178 rows, 13 features) and on the dominant-feature data of
+    tests/components/test_explainers, with 20 and 100 rows explained."""
+    from tests.components.test_explainers import explain, fitted_frames
+
+    figures: dict[str, float] = {}
+    for data in ("wine", "dominant"):
+        fitted = fitted_frames(tmp_path / data, data)
+        for samples in (20, 100):
+            for method in ("permutation", "kernel_shap", "anchors"):
+                started = time.perf_counter()
+                explain(fitted, method, samples=samples)
+                seconds = round(time.perf_counter() - started, 2)
+                figures[f"explain_seconds[{data}][{method}][{samples} rows]"] = seconds
+    record("explainers", figures)

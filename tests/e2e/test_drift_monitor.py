@@ -4,9 +4,11 @@ mean_radius) is flagged; an unshifted hold-out is not."""
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import socket
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,8 @@ import pandas as pd
 
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.api import constants
-from pace.core import datasets
-from pace.localstack import processes
+from pace.core import alert_rules, datasets
+from pace.localstack import alertmanager, processes, prometheus
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_train_and_register import operator_env
 from tests.servers.kube_apiserver import Cluster
@@ -64,6 +66,44 @@ def monitor(name: str, model: str, reference_uri: str) -> dict[str, Any]:
     }
 
 
+class Webhook:
+    """An HTTP server taking Alertmanager's webhook notifications."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                hook.received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def find(self, status: str, monitor: str) -> dict[str, Any] | None:
+        """The first PaceDriftDetected alert of ``monitor`` notified with ``status``."""
+        for note in list(self.received):
+            for alert in note.get("alerts", []):
+                labels = alert.get("labels", {})
+                if (
+                    alert.get("status") == status
+                    and labels.get("alertname") == "PaceDriftDetected"
+                    and labels.get("monitor") == monitor
+                ):
+                    return dict(alert)
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 def get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
         constants.GROUP, constants.VERSION, namespace, constants.DRIFT_MONITOR_PLURAL, name
@@ -80,7 +120,7 @@ def test_shift_is_detected_and_holdout_is_not(
 ) -> None:
     store = ObjectStore(s3_settings)
     store.ensure_bucket()
-    reference, holdout = LOW.iloc[::2], LOW.iloc[1::2]
+    reference = LOW.iloc[::2]
     buf = io.BytesIO()
     reference.to_parquet(buf, index=False)
     store.put("refs/low.parquet", buf.getvalue())
@@ -100,6 +140,40 @@ def test_shift_is_detected_and_holdout_is_not(
             },
         }
         create(constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body)
+    # Prometheus scrapes the operator and evaluates PACE's alerting rules (the drift alert's
+    # `for` shortened to 2 s), Alertmanager sends what fires to this test's webhook.
+    hook = Webhook()
+    rules = tmp_path / alert_rules.FILE_NAME
+    rules.write_text(alert_rules.rules_text(alert_rules.Thresholds(drift_for="2s")))
+    am = alertmanager.start(tmp_path / "am", webhooks=[hook.url])
+    prom = prometheus.start(
+        tmp_path / "prom",
+        {alert_rules.OPERATOR_JOB: f"127.0.0.1:{metrics_port}"},
+        rule_files=[rules],
+        alertmanager=am.url,
+    )
+    try:
+        _shift_is_detected_and_alerted(
+            kube_cluster, namespace, store, ref_uri, env, sink_port, metrics_port, hook
+        )
+    finally:
+        processes.stop(prom.pid)
+        processes.stop(am.pid)
+        hook.close()
+
+
+def _shift_is_detected_and_alerted(
+    kube_cluster: Cluster,
+    namespace: str,
+    store: ObjectStore,
+    ref_uri: str,
+    env: dict[str, str],
+    sink_port: int,
+    metrics_port: int,
+    hook: Webhook,
+) -> None:
+    create = kube_cluster.custom.create_namespaced_custom_object
+    holdout = LOW.iloc[1::2]
     with running_operator(namespace, metrics_port=metrics_port, env_extra=env):
         create(
             constants.GROUP,
@@ -138,6 +212,8 @@ def test_shift_is_detected_and_holdout_is_not(
         )
         cond = {c["type"]: c for c in small["conditions"]}["DriftDetected"]
         assert (cond["status"], cond["reason"]) == ("Unknown", "NotEnoughData")
+        assert "spec.source.window" in cond["message"]
+        assert "spec.source.minRows" in cond["message"]
         assert "driftDetected" not in small
 
         send(sink, namespace, "shifted", HIGH.iloc[40:])
@@ -167,6 +243,23 @@ def test_shift_is_detected_and_holdout_is_not(
             .read()
             .decode()
         )
+        # The drift alert reaches the webhook through Prometheus and Alertmanager ...
+        firing = eventually(
+            lambda: hook.find("firing", "shifted"), timeout=60, what="the drift alert firing"
+        )
+        assert firing["labels"]["namespace"] == namespace
+        assert firing["annotations"]["summary"] == f"Drift on {namespace}/shifted"
+        # ... and resolves once the window is like the reference again.
+        send(sink, namespace, "shifted", LOW.sample(n=200, random_state=1))
+        eventually(
+            lambda: get(kube_cluster, namespace, "shifted")["status"].get("driftDetected") is False,
+            timeout=90,
+            what="the shifted monitor back to no drift",
+        )
+        eventually(
+            lambda: hook.find("resolved", "shifted"), timeout=60, what="the drift alert resolved"
+        )
+        assert hook.find("firing", "steady") is None  # never drifted, never alerted
 
     assert shifted["driftDetected"] is True
     assert shifted["windowRows"] == 200
@@ -191,4 +284,4 @@ def test_shift_is_detected_and_holdout_is_not(
     # Every acknowledged record is in MinIO.
     keys = [k for k in store.list(f"inference-logs/{namespace}/shifted/") if "/requests/" in k]
     rows = sum(len(pd.read_parquet(io.BytesIO(store.get(k)))) for k in keys)
-    assert rows == len(HIGH)
+    assert rows == len(HIGH) + 200  # the shifted rows, then the 200 that resolved the alert

@@ -191,3 +191,28 @@ def test_the_sink_takes_records_only_from_predictors_and_listed_peers() -> None:
     assert not any(
         "authentication.k8s.io" in r["apiGroups"] for r in one(open_sink, "ClusterRole")["rules"]
     )
+
+
+def test_alerts_and_service_monitor_are_opt_in_and_carry_the_rules_file() -> None:
+    from pace.core import alert_rules
+
+    plain = render("pace-system")
+    assert not [d for d in plain if d["kind"] in ("PrometheusRule", "ServiceMonitor")]
+    docs = render(
+        "pace-system",
+        "alerts.prometheusRule.enabled=true",
+        "alerts.prometheusRule.labels.release=kps",
+        "metrics.serviceMonitor.enabled=true",
+    )
+    rule = one(docs, "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["spec"] == alert_rules.rules()  # the very groups promtool checks
+    assert rule["metadata"]["labels"]["release"] == "kps"
+    monitor = one(docs, "ServiceMonitor")
+    service = one(docs, "Service")
+    # The Prometheus Operator names the job after the Service: what PaceOperatorDown watches.
+    assert service["metadata"]["name"] == alert_rules.OPERATOR_JOB
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}

@@ -37,6 +37,7 @@ def test_local_stack_up_env_status_down(tmp_path: Path) -> None:
             "kube-controller-manager",
             "minio",
             "prometheus",
+            "alertmanager",
             "serving-runtime",
             "pace-operator",
         }
@@ -70,6 +71,15 @@ def test_local_stack_up_env_status_down(tmp_path: Path) -> None:
             assert resp.status == 200
         with urllib.request.urlopen(state["urls"]["minio"] + "/minio/health/ready") as resp:
             assert resp.status == 200
+        # Prometheus evaluates PACE's alerting rules and sends to the stack's Alertmanager.
+        prom = state["urls"]["prometheus"]
+        with urllib.request.urlopen(f"{prom}/api/v1/rules", timeout=5) as resp:
+            groups = json.load(resp)["data"]["groups"]
+        assert [g["name"] for g in groups] == ["pace"]
+        assert len(groups[0]["rules"]) == 7
+        with urllib.request.urlopen(f"{prom}/api/v1/alertmanagers", timeout=5) as resp:
+            active = json.load(resp)["data"]["activeAlertmanagers"]
+        assert [a["url"] for a in active] == [state["urls"]["alertmanager"] + "/api/v2/alerts"]
         # The operator got the MinIO credentials from the Secret it references.
         log = (Path(state["workdir"]) / "logs" / "operator.log").read_text()
         assert "object store 127.0.0.1:" in log

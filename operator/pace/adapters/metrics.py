@@ -155,6 +155,27 @@ SINK_REJECTED_ROWS = prometheus_client.Counter(
     ["namespace"],
     registry=REGISTRY,
 )
+SINK_BUFFERED_ROWS = prometheus_client.Gauge(
+    "pace_inference_sink_buffered_rows",
+    "Rows the inference sink holds, acknowledged and not yet written to the store.",
+    registry=REGISTRY,
+)
+SINK_CAPACITY_ROWS = prometheus_client.Gauge(
+    "pace_inference_sink_capacity_rows",
+    "Rows the inference sink may hold before it answers 503 (backpressure).",
+    registry=REGISTRY,
+)
+SINK_FULL = prometheus_client.Counter(
+    "pace_inference_sink_full_total",
+    "Requests the inference sink refused with 503 because its buffer was full.",
+    registry=REGISTRY,
+)
+QUALITY_GATE = prometheus_client.Gauge(
+    "pace_quality_gate",
+    "A bound of spec.qualityGates (bound: min or max), for comparison with pace_live_metric.",
+    ["namespace", "model", "metric", "bound"],
+    registry=REGISTRY,
+)
 SINK_QUARANTINED_ROWS = prometheus_client.Counter(
     "pace_inference_sink_quarantined_rows_total",
     "Rows the inference sink could not encode and kept under the dead-letter prefix.",

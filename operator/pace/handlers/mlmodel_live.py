@@ -130,9 +130,16 @@ def _set_gauges(model: MLModel, outcome: live_quality.Outcome, ctx: Context) -> 
             current.add(("metric", version, predictor, metric))
         metrics.LIVE_LABELLED_ROWS.labels(ns, name, version, predictor).set(found.rows)
         current.add(("rows", version, predictor))
+    for gate in model.spec.quality_gates.metrics:  # beside the live figures they bound
+        for bound, limit in (("min", gate.min), ("max", gate.max)):
+            if limit is not None:
+                metrics.QUALITY_GATE.labels(ns, name, gate.metric, bound).set(limit)
+                current.add(("gate", gate.metric, bound))
     for old in ctx.scratch.get(GAUGES, set()) - current:
         if old[0] == "metric":
             metrics.LIVE_METRIC.remove(ns, name, *old[1:])
+        elif old[0] == "gate":
+            metrics.QUALITY_GATE.remove(ns, name, *old[1:])
         else:
             metrics.LIVE_LABELLED_ROWS.remove(ns, name, *old[1:])
     ctx.scratch[GAUGES] = current

@@ -22,18 +22,31 @@ class PrometheusInfo:
     config: Path
 
 
-def config_text(targets: dict[str, str], *, interval: str = "1s") -> str:
-    """Scrape config: one job per target (host:port of a /metrics endpoint)."""
-    return yaml.safe_dump(
-        {
-            "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": [target]}]}
-                for job, target in sorted(targets.items())
-            ],
-        },
-        sort_keys=False,
-    )
+def config_text(
+    targets: dict[str, str],
+    *,
+    interval: str = "1s",
+    rule_files: list[Path] | None = None,
+    alertmanager: str | None = None,
+) -> str:
+    """Scrape config: one job per target (host:port of a /metrics endpoint); the rule files
+    it evaluates and the Alertmanager (URL) it sends their alerts to."""
+    config: dict[str, object] = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [target]}]}
+            for job, target in sorted(targets.items())
+        ],
+    }
+    if rule_files:
+        config["rule_files"] = [str(p) for p in rule_files]
+    if alertmanager:
+        config["alerting"] = {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}
+            ]
+        }
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def locate() -> Path:
@@ -53,13 +66,16 @@ def start(
     die_with_parent: bool = True,
     timeout: float = 60.0,
     address: str = "127.0.0.1",
+    rule_files: list[Path] | None = None,
+    alertmanager: str | None = None,
 ) -> PrometheusInfo:
     """Start Prometheus scraping ``targets``; return when it is ready. ``address``: where it
-    listens (the host's address, for Pods of a local node to query it)."""
+    listens (the host's address, for Pods of a local node to query it); ``rule_files`` and
+    ``alertmanager``: alerting rules to evaluate, and where to send what fires."""
     binary = locate()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    config.write_text(config_text(targets))
+    config.write_text(config_text(targets, rule_files=rule_files, alertmanager=alertmanager))
     port = processes.free_port()
     server = processes.start(
         "prometheus",

@@ -29,7 +29,9 @@ import yaml
 
 from pace.adapters import kube_api
 from pace.api import crd_schema
+from pace.core import alert_rules
 from pace.localstack import (
+    alertmanager,
     binaries,
     controlplane,
     images,
@@ -206,10 +208,23 @@ def up(*, with_node: bool = False, out: Any = sys.stdout) -> StackState:
         state.processes = {"serving-runtime": runtime.pid, **state.processes}
         state.save(directory)
         metrics_port, sink_port = processes.free_port(), processes.free_port()
+        # PACE's alerting rules (manifests/alerts/) go to an Alertmanager; its webhook
+        # receivers are PACE_ALERT_WEBHOOKS (comma-separated URLs), if any.
+        webhooks = [u for u in os.environ.get("PACE_ALERT_WEBHOOKS", "").split(",") if u]
+        am = alertmanager.start(workdir / "alertmanager", webhooks=webhooks, die_with_parent=False)
+        state.processes = {"alertmanager": am.pid, **state.processes}
+        state.save(directory)
+        rules = workdir / alert_rules.FILE_NAME
+        rules.write_text(alert_rules.rules_text())
         prom = prometheus.start(
             workdir / "prometheus",
-            {"router": runtime.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
+            {
+                "router": runtime.metrics_target,
+                alert_rules.OPERATOR_JOB: f"127.0.0.1:{metrics_port}",
+            },
             die_with_parent=False,
+            rule_files=[rules],
+            alertmanager=am.url,
         )
         state.processes = {"prometheus": prom.pid, **state.processes}
         state.save(directory)
@@ -234,6 +249,7 @@ def up(*, with_node: bool = False, out: Any = sys.stdout) -> StackState:
             "kube-apiserver": info.server,
             "minio": f"http://{store.endpoint}",
             "prometheus": prom.url,
+            "alertmanager": am.url,
             "serving-gateway": runtime.url,
             "operator-metrics": metrics_url,
             "operator-probe": probe_url,

@@ -23,6 +23,7 @@
 | PACE_INFERENCE_SINK_PORT | (none) | serve the inference log sink on this port |
 | PACE_INFERENCE_SINK_AUTH_SECRET | (open) | ns/name of a Secret whose `key` signs sink tokens |
 | PACE_MAX_TRAINING_RUNS | 0 (CPUs, capped by memory) | training runs at a time; more wait Queued |
+| PACE_NOTIFICATIONS_SECRET | pace-notifications | webhook signing keys (in each model's ns) |
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class OperatorConfig:
     inference_sink_port: int | None = None
     inference_sink_auth_secret: tuple[str, str] | None = None
     max_training_runs: int = 1
+    notifications_secret: str = "pace-notifications"
 
     @property
     def read_policy(self) -> uri_policy.ReadPolicy:
@@ -198,6 +200,7 @@ class OperatorConfig:
             serving_secret=serving_secret,
             inference_log_url=env.get("PACE_INFERENCE_LOG_URL") or None,
             max_training_runs=_max_training_runs(env),
+            notifications_secret=_notifications_secret(env),
             inference_sink_auth_secret=_secret_ref(env, "PACE_INFERENCE_SINK_AUTH_SECRET"),
             inference_sink_port=(
                 _port(env, "PACE_INFERENCE_SINK_PORT", 0)
@@ -205,3 +208,10 @@ class OperatorConfig:
                 else None
             ),
         )
+
+
+def _notifications_secret(env: Mapping[str, str]) -> str:
+    name = env.get("PACE_NOTIFICATIONS_SECRET", "") or OperatorConfig.notifications_secret
+    if not _DNS_NAME.fullmatch(name):
+        raise ConfigError(f"PACE_NOTIFICATIONS_SECRET={name!r} is not a Secret name")
+    return name

@@ -22,18 +22,21 @@ from typing import Any
 
 from sklearn.datasets import load_wine
 
+from pace import audit_log
 from pace.adapters.kube_api import KubeApi
-from pace.adapters.object_store import S3Settings
+from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.api import constants
-from pace.core import serving_credentials
+from pace.core import notifications, serving_credentials
 from pace.localstack import processes
 from pace.localstack.minio import MinioInfo
 from tests.e2e.test_train_and_register import get, operator_env, wine
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
 from tests.servers.serving import ServingRuntime, running_prometheus
+from tests.servers.webhook import WebhookReceiver
 
 ROWS = load_wine().data.tolist()
+SIGNING_KEY = "webhook-signing-key-for-the-test"
 
 
 class Traffic:
@@ -138,6 +141,27 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
     body = wine(
         "wine", serving={"canary": {"steps": [25, 50, 100], "interval": "6s", "maxFailedChecks": 1}}
     )
+    # Every audit event goes to a signed JSON webhook; promotions and rollbacks also to a
+    # Slack-format one (through three operator restarts).
+    receiver = WebhookReceiver()
+    kube_cluster.core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "pace-notifications"},
+            "stringData": {"audit-hook": SIGNING_KEY},
+        },
+    )
+    body["spec"]["notifications"] = {
+        "webhooks": [
+            {"name": "audit", "url": receiver.url("/audit"), "signingKey": "audit-hook"},
+            {
+                "name": "chat",
+                "url": receiver.url("/chat"),
+                "format": "slack",
+                "events": ["Promoted", "RolledBack"],
+            },
+        ]
+    }
     predict_url = f"{serving.url}/seldon/{namespace}/wine/api/v1.0/predictions"
     traffic = Traffic(predict_url)
     try:
@@ -400,6 +424,54 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
                 what="the refused action removed",
             )
             assert status(kube_cluster, namespace)["servingVersion"] == "v1"
+            check_notifications(kube_cluster, namespace, s3_settings, receiver)
     finally:
         traffic.stop.set()
+        receiver.close()
         next(prom, None)
+
+
+def check_notifications(
+    cluster: Cluster, namespace: str, s3_settings: S3Settings, receiver: WebhookReceiver
+) -> None:
+    """Each audit event of the model reached the audit webhook once, in order, signed; the
+    chat webhook got the promotions and rollbacks only, as Slack messages."""
+    uid = get(cluster, namespace, "wine")["metadata"]["uid"]
+    store = ObjectStore(s3_settings)
+
+    def history() -> list[dict[str, Any]]:
+        return [
+            r
+            for r in audit_log.read_history(store, namespace, "wine")
+            if r["source"] == f"mlmodel-{uid[:8]}"
+        ]
+
+    def delivered() -> list[str]:
+        return [r.headers[notifications.EVENT_ID_HEADER] for r in receiver.at("/audit")]
+
+    # Each once, in the order they happened (asked again until the last one has arrived).
+    eventually(
+        lambda: delivered() == [notifications.event_id(r) for r in history()],
+        timeout=60,
+        what="every audit event at the webhook, once, in order",
+        context=lambda: (delivered(), [notifications.event_id(r) for r in history()]),
+    )
+    audit = receiver.at("/audit")
+    records = history()
+    assert {"Promoted", "RolledBack", "CanaryStarted", "TrainingStarted"} <= {
+        r.json()["type"] for r in audit
+    }
+    for note in audit:
+        signature = note.headers[notifications.SIGNATURE_HEADER]
+        assert notifications.verify(SIGNING_KEY, note.body, signature)
+        assert not notifications.verify("another key", note.body, signature)
+    assert [r.json() for r in audit] == records  # the audit records themselves
+    chat = receiver.at("/chat")
+    wanted = [r for r in records if r["type"] in ("Promoted", "RolledBack")]
+    assert len(chat) == len(wanted)
+    assert all(SIGNING_KEY not in r.body.decode() for r in chat)
+    texts = [r.json()["text"] for r in chat]
+    assert all(t.startswith(f"*{namespace}/wine: ") for t in texts)
+    assert [t.split(": ", 1)[1].split("*")[0] for t in texts] == [r["type"] for r in wanted]
+    notified = conditions_of(cluster, namespace)["Notified"]
+    assert (notified["status"], notified["reason"]) == ("True", "Delivering")

@@ -4,11 +4,9 @@ mean_radius) is flagged; an unshifted hold-out is not."""
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import socket
-import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from pace.localstack.minio import MinioInfo
 from tests.e2e.test_train_and_register import operator_env
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
+from tests.servers.webhook import WebhookReceiver
 
 FRAME = datasets.load_builtin("breast_cancer").drop(columns=["target"])
 CUT = FRAME["mean_radius"].median()
@@ -66,31 +65,17 @@ def monitor(name: str, model: str, reference_uri: str) -> dict[str, Any]:
     }
 
 
-class Webhook:
-    """An HTTP server taking Alertmanager's webhook notifications."""
+class Webhook(WebhookReceiver):
+    """Alertmanager's notifications, at /alerts."""
 
     def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                hook.received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
+        self.url_ = self.url("/alerts")
 
     def find(self, status: str, monitor: str) -> dict[str, Any] | None:
         """The first PaceDriftDetected alert of ``monitor`` notified with ``status``."""
-        for note in list(self.received):
-            for alert in note.get("alerts", []):
+        for note in self.at("/alerts"):
+            for alert in note.json().get("alerts", []):
                 labels = alert.get("labels", {})
                 if (
                     alert.get("status") == status
@@ -99,9 +84,6 @@ class Webhook:
                 ):
                     return dict(alert)
         return None
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -145,7 +127,7 @@ def test_shift_is_detected_and_holdout_is_not(
     hook = Webhook()
     rules = tmp_path / alert_rules.FILE_NAME
     rules.write_text(alert_rules.rules_text(alert_rules.Thresholds(drift_for="2s")))
-    am = alertmanager.start(tmp_path / "am", webhooks=[hook.url])
+    am = alertmanager.start(tmp_path / "am", webhooks=[hook.url_])
     prom = prometheus.start(
         tmp_path / "prom",
         {alert_rules.OPERATOR_JOB: f"127.0.0.1:{metrics_port}"},

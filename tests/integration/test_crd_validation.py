@@ -321,6 +321,22 @@ INVALID = [
         ),
         "spec.retention.inferenceLog",
     ),
+    (
+        "notifications-duplicate-webhook",
+        constants.MLMODEL_PLURAL,
+        _with(
+            _MODEL,
+            "spec.notifications",
+            {"webhooks": [{"name": "a", "url": "http://x/"}, {"name": "a", "url": "http://y/"}]},
+        ),
+        "spec.notifications.webhooks",
+    ),
+    (
+        "notifications-url-scheme",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.notifications", {"webhooks": [{"name": "a", "url": "ftp://x/"}]}),
+        "spec.notifications.webhooks[0].url",
+    ),
 ]
 
 

@@ -121,9 +121,18 @@ def test_settings_are_the_operators_and_parse() -> None:
             "resourceNames": ["pace-serving"],
             "verbs": ["update"],
         },
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["pace-notifications"],
+            "verbs": ["get"],
+        },
     ]
+    assert config.notifications_secret == "pace-notifications"
     shared = render("mlops", "serving.credentials=shared", "serving.secret=model-keys")
-    assert not [r for r in one(shared, "ClusterRole")["rules"] if "secrets" in r["resources"]]
+    assert [r for r in one(shared, "ClusterRole")["rules"] if "secrets" in r["resources"]] == [
+        secrets[-1]  # the signing keys' Secret only
+    ]
     shared_env = {
         e["name"]: e["value"]
         for e in one(shared, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]

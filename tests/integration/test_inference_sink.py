@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from pathlib import Path
 
 import aiohttp
 import pandas as pd
 
-from pace.adapters import kube_api
-from pace.adapters.object_store import ObjectStore
+from pace.adapters import kube_api, metrics
+from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.core import seldon_manifest, sink_auth
 from pace.core.inference_records import Stream
 from pace.inference_sink import Authorizer, InferenceSink
-from pace.localstack import processes
+from pace.localstack import minio, processes
 from tests.servers.kube_apiserver import Cluster
 
 HEADERS = {
@@ -242,3 +243,49 @@ async def test_callers_authenticate_and_write_only_for_their_own_namespace(
     written = store.list("inference-logs/")
     assert [k.split("/")[1] for k in written] == [namespace, namespace]  # nothing for others
     assert all(feeder not in k and token not in k for k in written)
+
+
+async def test_minio_down_during_a_flush_loses_nothing(tmp_path: Path) -> None:
+    """The store crashes (SIGKILL) with rows acknowledged: the flush keeps them, the buffer
+    fills to backpressure (503, counted), and once the store is back every acknowledged row
+    is written, once."""
+    servers = [minio.start(tmp_path / "minio")]
+    info = servers[0]
+    store = ObjectStore(
+        S3Settings(
+            endpoint=info.endpoint,
+            bucket="sink-down",
+            access_key=info.access_key,
+            secret_key=info.secret_key,
+        )
+    )
+    store.ensure_bucket()
+    sink = InferenceSink(store, flush_rows=1000, flush_seconds=3600, max_rows=6)
+    port = processes.free_port()
+    runner = await sink.start("127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}/"
+    full_before = metrics.REGISTRY.get_sample_value("pace_inference_sink_full_total") or 0.0
+    try:
+        async with aiohttp.ClientSession() as http:
+            status, _ = await _post(http, url, event([[1.0, 2.0], [3.0, 4.0]], ["a", "b"]))
+            assert status == 200
+            processes.stop(info.pid)  # the store goes away with two rows acknowledged
+            assert await sink.flush() == 0
+            assert sink.buffered == 2
+            assert metrics.REGISTRY.get_sample_value("pace_inference_sink_buffered_rows") == 2
+            body = event([[5.0, 6.0], [7.0, 8.0], [9.0, 10.0]], ["a", "b"])
+            status, _ = await _post(http, url, body)
+            assert status == 200
+            status, answer = await _post(http, url, event([[0.0, 0.0]] * 2, ["a", "b"]))
+            assert (status, answer) == (503, {"error": "sink is full; retry"})
+            full = metrics.REGISTRY.get_sample_value("pace_inference_sink_full_total")
+            assert full == full_before + 1
+            servers.append(minio.restart(info))
+            assert await sink.flush() == 5
+        assert sink.buffered == 0
+        frame = _frames(store, "inference-logs/ns/wine/main/")
+        assert sorted(frame["a"]) == [1.0, 3.0, 5.0, 7.0, 9.0]
+    finally:
+        await sink.close(runner)
+        for server in servers:
+            processes.stop(server.pid)

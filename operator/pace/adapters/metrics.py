@@ -170,6 +170,18 @@ SINK_FULL = prometheus_client.Counter(
     "Requests the inference sink refused with 503 because its buffer was full.",
     registry=REGISTRY,
 )
+NOTIFICATIONS_SENT = prometheus_client.Counter(
+    "pace_notifications_sent_total",
+    "Audit events delivered to a webhook of spec.notifications.",
+    ["namespace", "model", "webhook"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS_FAILED = prometheus_client.Counter(
+    "pace_notifications_failed_total",
+    "Failed attempts to deliver to a webhook of spec.notifications (each retried).",
+    ["namespace", "model", "webhook"],
+    registry=REGISTRY,
+)
 QUALITY_GATE = prometheus_client.Gauge(
     "pace_quality_gate",
     "A bound of spec.qualityGates (bound: min or max), for comparison with pace_live_metric.",

@@ -27,6 +27,7 @@ class ConditionType(StrEnum):
     SPEC_VALID = "SpecValid"
     RECONCILED = "Reconciled"
     INFERENCE_LOGGED = "InferenceLogged"
+    NOTIFIED = "Notified"
 
 
 class Reason(StrEnum):
@@ -47,6 +48,8 @@ class Reason(StrEnum):
     RECOVERED = "Recovered"
     QUARANTINED = "Quarantined"
     LOGGING = "Logging"
+    DELIVERING = "Delivering"
+    DELIVERY_FAILING = "DeliveryFailing"
 
 
 Status = Literal["True", "False", "Unknown"]

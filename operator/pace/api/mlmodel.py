@@ -451,6 +451,65 @@ class RetentionSpec(CamelModel):
     )
 
 
+class Webhook(CamelModel):
+    """Where one copy of the model's audit events goes."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=63,
+        description="Identifies the webhook (its delivery cursor and metrics), e.g. team-slack.",
+    )
+    url: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="http(s) URL each event is POSTed to.",
+    )
+    format: Literal["json", "slack"] = Field(
+        "json",
+        description=(
+            "json: the audit record as JSON; slack: a Slack-compatible {text, blocks} "
+            "message (incoming webhooks, Mattermost, Rocket.Chat)."
+        ),
+    )
+    signing_key: str | None = Field(
+        None,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        max_length=253,
+        description=(
+            "A key of the Secret named by the operator's PACE_NOTIFICATIONS_SECRET (default "
+            "pace-notifications) in the model's namespace: its value signs each request, "
+            "header X-Pace-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>."
+        ),
+    )
+    events: list[Annotated[str, Field(pattern=r"^[A-Z][A-Za-z]+$", max_length=64)]] = Field(
+        default_factory=list,
+        max_length=32,
+        description=(
+            "Audit event types to send, e.g. [Promoted, RolledBack, TrainingFailed]; empty "
+            "sends every event."
+        ),
+    )
+
+
+class NotificationsSpec(CamelModel):
+    """Webhooks that receive the model's audit events, in order, each once."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.webhooks) || "
+                "self.webhooks.all(w, self.webhooks.exists_one(x, x.name == w.name))",
+                "webhook names must be unique",
+                field_path=".webhooks",
+            ),
+        )
+    }
+
+    webhooks: list[Webhook] = Field(
+        default_factory=list, max_length=8, description="Where the events go."
+    )
+
+
 class ServingSpec(CamelModel):
     """How the model is served."""
 
@@ -491,6 +550,11 @@ class MLModelSpec(CamelModel):
         LiveQualitySpec, "Live quality of the serving versions, from labelled predictions."
     )
     retention: RetentionSpec = nested(RetentionSpec, "What the operator keeps, and how long.")
+    notifications: NotificationsSpec = nested(
+        NotificationsSpec,
+        "Webhooks that receive each audit event (training, gates, canary steps, promotion, "
+        "rollback, retrain fired), in order, each once.",
+    )
 
 
 class LiveGateResult(CamelModel):

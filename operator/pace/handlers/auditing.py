@@ -40,3 +40,6 @@ async def append_for_model(
         events=events,
         now=now,
     )
+    notifier = getattr(memo, "notifier", None)
+    if notifier is not None:
+        notifier.wake(model.namespace, model.name)

@@ -21,7 +21,7 @@ from pace.adapters import (
 from pace.api import constants
 from pace.config import OperatorConfig
 from pace.core import pipeline_plan, serving_credentials, training_queue
-from pace.handlers import reconciler
+from pace.handlers import notifier, reconciler
 
 
 @kopf.on.startup()
@@ -54,6 +54,7 @@ async def configure(
     settings.queueing.error_delays = [1, 2, 5, 10, 30, 60]
     memo.config = config
     memo.wakers = reconciler.Wakers()
+    memo.notifier = notifier.Notifier(memo)
     memo.reconcile_slots = asyncio.Semaphore(reconciler.CONCURRENT_RECONCILES)
     memo.training_queue = training_queue.TrainingQueue(limit=config.max_training_runs)
     memo.training_queue_keys = {}

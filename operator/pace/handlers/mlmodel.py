@@ -25,6 +25,8 @@ anything ends the look (its patch is written, then the object is looked at again
    inference log deleted from the bucket (``spec.retention.inferenceLog``).
 9. **inference log** (`pace.handlers.mlmodel_sink`): InferenceLogged shows records the sink
    had to quarantine.
+10. **notifications** (`pace.handlers.mlmodel_notify`): the webhooks' delivery task is
+   registered; Notified shows whether they take the audit events.
 
 State lives in status, so a restarted operator resumes instead of repeating; the write is
 conditional on the resourceVersion read, so no two looks can both act on one state.
@@ -59,6 +61,7 @@ from pace.handlers import (
     indexes,
     mlmodel_drift,
     mlmodel_live,
+    mlmodel_notify,
     mlmodel_retention,
     mlmodel_rollout,
     mlmodel_serving,
@@ -91,6 +94,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_live.measure,
         mlmodel_retention.sweep,
         mlmodel_sink.show,
+        mlmodel_notify.show,
     )
     for step in steps:
         moved = kopf.Patch()

@@ -393,6 +393,8 @@ async def fire(
         events=[event],
         now=now,
     )
+    if (notifier := getattr(memo, "notifier", None)) is not None:
+        notifier.wake(model.namespace, model.name)
     await ask(memo, model, request)
     message = f"Retrain of {model.name} requested ({request.id}): {reason}"[:1024]
     events.info(body, reason="RetrainTriggered", message=message)

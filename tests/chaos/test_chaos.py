@@ -52,6 +52,7 @@ CONCURRENT = int(os.environ.get("PACE_CHAOS_CONCURRENT", "4"))
 TRIAL_DEADLINE = 420.0  # seconds for one trial, faults included
 FAULT_GAP = (10.0, 30.0)  # seconds between faults (an operator start takes 5-10 s here)
 KILL_AFTER = (1.0, 8.0)  # each trial meets an operator SIGKILL this long after it starts
+BUSY_FAULT = 30.0  # seconds another fault can hold the injector (a pause, a restart)
 FAULT_WEIGHTS = {  # the faults at FAULT_GAP besides each trial's own SIGKILL
     "operator SIGKILL": 4,
     "MinIO unresponsive": 1,
@@ -79,6 +80,7 @@ class Trial:
     faults: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
     kill_after: float = 5.0  # seconds: by then it has met an operator SIGKILL (seeded)
+    ended: float = 0.0
 
     def __post_init__(self) -> None:
         self.name = f"t{self.number:03d}-{self.scenario}"
@@ -386,6 +388,7 @@ def test_invariants_hold_under_random_faults(
                     continue
                 if late and not trial.done:
                     trial.failure = f"did not finish in {TRIAL_DEADLINE:.0f}s ({trial.phase})"
+                trial.ended = time.monotonic()
                 with faults.lock:
                     faults.active.remove(trial)
                 running.remove(trial)
@@ -431,10 +434,16 @@ def test_invariants_hold_under_random_faults(
     ]
     assert problems == []
     assert faults.errors == []
-    # Every trial that ran its kill_after seconds met at least one operator SIGKILL (the
-    # injector sees to it); a trial quicker than that met none, so this asks for most, not all.
-    killed = [t for t in trials if t.faults["operator SIGKILL"] > 0]
-    assert len(killed) >= 0.8 * TRIALS, f"{len(killed)}/{TRIALS} trials met an operator SIGKILL"
+    # Every trial that outlasted its kill_after (plus the longest other fault the injector may
+    # be busy with: MinIO back after 8 s, an API server restart) met an operator SIGKILL; a
+    # quicker one may have met none.
+    unkilled = [
+        t.name
+        for t in trials
+        if t.faults["operator SIGKILL"] == 0 and t.ended - t.started > t.kill_after + BUSY_FAULT
+    ]
+    assert unkilled == [], f"trials that never met an operator SIGKILL: {unkilled}"
+    assert faults.counts["operator SIGKILL"] > 0
 
 
 def _ratio(passed: list[Trial], trials: list[Trial], which: Any) -> str:

@@ -20,11 +20,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import kubernetes
+import pytest
 from sklearn.datasets import load_wine
 
 from pace import audit_log
 from pace.adapters.kube_api import KubeApi
 from pace.adapters.object_store import ObjectStore, S3Settings
+from pace.adapters.store_users import StoreUserError, StoreUsers
 from pace.api import constants
 from pace.core import notifications, serving_credentials
 from pace.localstack import processes
@@ -425,10 +428,37 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
             )
             assert status(kube_cluster, namespace)["servingVersion"] == "v1"
             check_notifications(kube_cluster, namespace, s3_settings, receiver)
+
+            # The namespace's last model goes: its read-only store user and Secret go too.
+            kube_cluster.custom.delete_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, "wine"
+            )
+            eventually(
+                lambda: not secret_exists(kube_cluster, namespace, "pace-serving"),
+                timeout=60,
+                what="the pace-serving Secret removed",
+            )
+            admin = StoreUsers(
+                endpoint=s3_settings.endpoint,
+                access_key=s3_settings.access_key,
+                secret_key=s3_settings.secret_key,
+            )
+            with pytest.raises(StoreUserError):
+                admin.policies_of(user)
     finally:
         traffic.stop.set()
         receiver.close()
         next(prom, None)
+
+
+def secret_exists(cluster: Cluster, namespace: str, name: str) -> bool:
+    try:
+        cluster.core.read_namespaced_secret(name, namespace)
+    except kubernetes.client.exceptions.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
 
 
 def check_notifications(

@@ -119,7 +119,7 @@ def test_settings_are_the_operators_and_parse() -> None:
             "apiGroups": [""],
             "resources": ["secrets"],
             "resourceNames": ["pace-serving"],
-            "verbs": ["update"],
+            "verbs": ["update", "delete"],
         },
         {
             "apiGroups": [""],

@@ -6,6 +6,7 @@ name, without the key in the message."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -120,6 +121,26 @@ def test_ensuring_again_is_idempotent_same_key_and_one_policy(
     assert reader.get_object(s3_settings.bucket, model).read() == b"model"
     code = _refused(lambda: reader.put_object(s3_settings.bucket, model, io.BytesIO(b"x"), 1))
     assert code == "AccessDenied"
+
+
+def test_removing_a_reader_takes_its_key_and_policy_away_and_can_repeat(
+    store: ObjectStore, s3_settings: S3Settings
+) -> None:
+    namespace = f"t-{uuid.uuid4().hex[:6]}"
+    model = f"models/{namespace}/m/versions/v1/model.joblib"
+    store.put(model, b"model")
+    users = _users(s3_settings)
+    key = _ensure(users, s3_settings, namespace)
+    assert _client(s3_settings, key).get_object(s3_settings.bucket, model).read() == b"model"
+    policy = serving_credentials.policy_name(namespace)
+    users.remove_reader(key.access_key, policy_name=policy)
+    code = _refused(lambda: _client(s3_settings, key).get_object(s3_settings.bucket, model))
+    assert code == "InvalidAccessKeyId"
+    with pytest.raises(StoreUserError, match=key.access_key):
+        users.policies_of(key.access_key)
+    assert policy not in json.loads(users.admin.policy_list())
+    users.remove_reader(key.access_key, policy_name=policy)  # already gone: fine
+    assert store.get(model) == b"model"  # the models stay
 
 
 def test_a_long_namespace_gets_a_hashed_user_minio_takes(

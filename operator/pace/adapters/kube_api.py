@@ -124,6 +124,16 @@ class KubeApi:
                 raise
             self.core.replace_namespaced_secret(name, namespace, body)
 
+    def delete_secret(self, namespace: str, name: str) -> bool:
+        """Delete a Secret (RBAC can limit ``delete`` to its name); False if it was not there."""
+        try:
+            self.core.delete_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def review_token(self, token: str) -> str | None:
         """The user name the API server authenticates this bearer token as (TokenReview), or
         None when it does not. The token is sent to the API server only."""

@@ -18,7 +18,10 @@ from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
 
-NEEDED = "admin:CreatePolicy, admin:CreateUser and admin:AttachUserOrGroupPolicy"
+NEEDED = (
+    "admin:CreatePolicy, admin:CreateUser and admin:AttachUserOrGroupPolicy (and, to remove a "
+    "namespace's reader with its last model, admin:DeleteUser and admin:DeletePolicy)"
+)
 
 
 class StoreUserError(RuntimeError):
@@ -84,6 +87,19 @@ class StoreUsers:
             policy_name,
             user=user,
         )
+
+    def remove_reader(self, user: str, *, policy_name: str) -> None:
+        """Delete ``user`` and its policy; ones already gone are fine (idempotent)."""
+        for what, call, arg in (
+            (f"MinIO user {user!r}", self.admin.user_remove, user),
+            (f"MinIO policy {policy_name!r}", self.admin.policy_remove, policy_name),
+        ):
+            try:
+                call(arg)
+            except MinioAdminException as exc:
+                reason = _reason(exc)
+                if "NoSuch" not in reason:
+                    raise StoreUserError(f"{what} on {self.endpoint}: {reason}") from None
 
     def policies_of(self, user: str) -> list[str]:
         """The policies attached to ``user`` (for tests and diagnosis)."""

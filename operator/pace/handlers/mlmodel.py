@@ -35,6 +35,7 @@ conditional on the resourceVersion read, so no two looks can both act on one sta
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -69,9 +70,11 @@ from pace.handlers import (
     mlmodel_training,
     reconciler,
     reporting,
+    serving_access,
 )
 from pace.handlers.reconciler import Context
 
+log = logging.getLogger(__name__)
 KIND = constants.MLMODEL_KIND
 Step = Callable[[MLModel, dict[str, Any], kopf.Patch, Context, datetime], Awaitable[None]]
 
@@ -350,6 +353,23 @@ def dependents(body: dict[str, Any], found: dict[str, Any]) -> list[reconciler.K
     return keys
 
 
+async def deleted(body: dict[str, Any], memo: Any, found: dict[str, Any]) -> None:
+    """The namespace's last MLModel is going: its serving reader key goes with it."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    others = [k for k in found.get(indexes.MLMODELS, {}) if k[0] == namespace and k[1] != name]
+    if not others and await serving_access.release(memo, namespace):
+        log.info(
+            "the last MLModel of %s is deleted: its read-only store user and Secret %s were "
+            "removed",
+            namespace,
+            memo.config.serving_secret,
+        )
+
+
 reconciler.register(
-    kind=KIND, plural=constants.MLMODEL_PLURAL, reconcile=reconcile, dependents=dependents
+    kind=KIND,
+    plural=constants.MLMODEL_PLURAL,
+    reconcile=reconcile,
+    dependents=dependents,
+    on_deleted=deleted,
 )

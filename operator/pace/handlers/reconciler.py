@@ -295,15 +295,24 @@ async def _show_failure(
     return stored
 
 
+def deleted(stopped: Any) -> bool:
+    """Whether a daemon was stopped because its object is being deleted."""
+    reason = getattr(stopped, "reason", None)
+    return reason is not None and bool(reason & kopf.DaemonStoppingReason.RESOURCE_DELETED)
+
+
 def register(
     *,
     kind: str,
     plural: str,
     reconcile: Reconcile,
     dependents: Callable[[dict[str, Any], dict[str, Any]], list[Key]] = lambda _b, _i: [],
+    on_deleted: Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]] | None = None,
 ) -> None:
     """Run ``reconcile`` in one daemon per object of ``plural``; wake it (and the objects
-    ``dependents`` names) on every watch event of the object."""
+    ``dependents`` names) on every watch event of the object. ``on_deleted`` runs once when
+    the daemon stops because its object is being deleted (not when the operator exits); a
+    failure there is logged, and the deletion goes on."""
     resource = (constants.GROUP, constants.VERSION, plural)
 
     async def reconcile_daemon(
@@ -319,6 +328,11 @@ def register(
             logger=logger,
             indexes=kwargs,
         )
+        if on_deleted is not None and deleted(stopped):
+            try:
+                await on_deleted(dict(body), memo, kwargs)
+            except Exception as exc:  # the object goes anyway; say what was left behind
+                logger.error(f"cleanup after deletion failed: {exc}")
 
     async def wake_on_change(
         body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **kwargs: Any

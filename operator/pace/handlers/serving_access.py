@@ -6,6 +6,9 @@ With scoped serving credentials, the namespace's read-only store user is ensured
 model's namespace, in the format Seldon's storage initializer reads
 (`pace.core.serving_credentials`). Each call does both again: idempotent, and a Secret someone
 deleted or changed is put back at the next rollout step. The key is never logged.
+
+When the namespace's last MLModel is deleted, `release` removes that user, its policy and the
+Secret: no reader key outlives the models it was made for.
 """
 
 from __future__ import annotations
@@ -41,3 +44,18 @@ async def secret_for(memo: Any, namespace: str) -> str:
     if users is not None:
         await asyncio.to_thread(_ensure, memo, users, namespace)
     return str(memo.config.serving_secret)
+
+
+def _release(memo: Any, users: store_users.StoreUsers, namespace: str) -> bool:
+    key = serving_credentials.derive_key(memo.s3.secret_key, namespace)
+    users.remove_reader(key.access_key, policy_name=serving_credentials.policy_name(namespace))
+    return bool(memo.kube.delete_secret(namespace, memo.config.serving_secret))
+
+
+async def release(memo: Any, namespace: str) -> bool:
+    """Remove the namespace's read-only store user, its policy and its Secret (scoped
+    credentials only; with shared ones the Secret is the user's). True if a Secret went."""
+    users = getattr(memo, "store_users", None)
+    if users is None:
+        return False
+    return await asyncio.to_thread(_release, memo, users, namespace)

@@ -44,7 +44,8 @@ def register_model(
         recent_rows: The recent labelled rows trained on (kept with the version).
         validation: Data validation report.
         model: The fitted model.
-        search_report: Candidates and their cross-validation scores.
+        search_report: Candidates and their cross-validation scores (from import_model: the
+            imported file's source, which the lineage records).
         metrics: Evaluation metrics.
         verdict: Quality-gate verdict.
         explanation: Importances JSON.
@@ -90,6 +91,7 @@ def register_model(
         spec_hash=spec_hash,
         algorithm=chosen["algorithm"],
         params=chosen["params"],
+        source=chosen.get("source"),
         metrics=values,
         gates=gates,
         files={

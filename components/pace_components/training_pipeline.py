@@ -1,5 +1,9 @@
 """The training pipeline: load → validate → train → evaluate → explain → reference → register.
 
+A model trained elsewhere (``spec.model``) compiles the same pipeline with ``import_model`` in
+place of ``train_model`` (`build(imported=True)`): it is gated, explained, given a drift
+reference and registered exactly like a trained one.
+
 The operator compiles it once per training spec (parameters bound to the spec's values, see
 `pace.core.pipeline_plan`) and runs it locally (kfp.local) or on Kubeflow Pipelines.
 
@@ -18,12 +22,14 @@ from pace.core.pipeline_plan import StepSettings
 from pace_components.evaluate_model import evaluate_model
 from pace_components.explain_model import explain_model
 from pace_components.fit_drift_reference import fit_drift_reference
+from pace_components.import_model import import_model
 from pace_components.load_data import load_data
 from pace_components.register_model import register_model
 from pace_components.train_model import train_model
 from pace_components.validate_data import validate_data
 
 PIPELINE_NAME = "pace-training"
+IMPORT_PIPELINE_NAME = "pace-import"
 
 
 SECRET_KEYS = {"accessKey": "AWS_ACCESS_KEY_ID", "secretKey": "AWS_SECRET_ACCESS_KEY"}
@@ -43,15 +49,20 @@ def _configure(task: Any, settings: StepSettings | None) -> Any:
     return task
 
 
-def build(settings: StepSettings | None = None) -> Any:
-    """The pipeline, each step configured for where it runs (None: the local runner)."""
+def build(settings: StepSettings | None = None, *, imported: bool = False) -> Any:
+    """The pipeline, each step configured for where it runs (None: the local runner);
+    ``imported``: the model comes from spec.model instead of being trained."""
 
     def step(task: Any) -> Any:
         return _configure(task, settings)
 
     @dsl.pipeline(
-        name=PIPELINE_NAME,
-        description="PACE: train, evaluate, explain and register one version of an MLModel.",
+        name=IMPORT_PIPELINE_NAME if imported else PIPELINE_NAME,
+        description=(
+            "PACE: import (spec.model), evaluate, explain and register one version of an MLModel."
+            if imported
+            else "PACE: train, evaluate, explain and register one version of an MLModel."
+        ),
     )
     def training_pipeline(
         namespace: str,
@@ -82,6 +93,8 @@ def build(settings: StepSettings | None = None) -> Any:
         serving_model_uri: str,
         recent: dict,
         recent_until: float,
+        model_uri: str,
+        model_format: str,
     ) -> str:
         """Train one version of a model and register it with its lineage."""
         loaded = step(
@@ -104,21 +117,35 @@ def build(settings: StepSettings | None = None) -> Any:
                 reference_uri=reference_uri,
             )
         )
-        trained = step(
-            train_model(
-                dataset=loaded.outputs["dataset"],
-                target=target,
-                task=task,
-                algorithm=algorithm,
-                hyperparameters=hyperparameters,
-                search=search,
-                test_size=test_size,
-                cv_folds=cv_folds,
-                seed=seed,
-                group_by=group_by,
-                categorical=categorical,
-            ).after(validated)
-        )
+        if imported:
+            trained = step(
+                import_model(
+                    dataset=loaded.outputs["dataset"],
+                    model_uri=model_uri,
+                    model_format=model_format,
+                    target=target,
+                    task=task,
+                    test_size=test_size,
+                    seed=seed,
+                    group_by=group_by,
+                ).after(validated)
+            )
+        else:
+            trained = step(
+                train_model(
+                    dataset=loaded.outputs["dataset"],
+                    target=target,
+                    task=task,
+                    algorithm=algorithm,
+                    hyperparameters=hyperparameters,
+                    search=search,
+                    test_size=test_size,
+                    cv_folds=cv_folds,
+                    seed=seed,
+                    group_by=group_by,
+                    categorical=categorical,
+                ).after(validated)
+            )
         evaluated = step(
             evaluate_model(
                 model=trained.outputs["model"],

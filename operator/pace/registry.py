@@ -86,6 +86,7 @@ def register_version(
     files: dict[str, Path],
     pipeline_key: str | None,
     now: datetime,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Upload a version's artifacts and commit it with its lineage; return the lineage."""
     store.ensure_bucket()
@@ -129,6 +130,7 @@ def register_version(
         spec_hash=spec_hash,
         algorithm=algorithm,
         params=params,
+        source=source,
         metrics=metrics,
         gates=gates,
         artifacts=artifacts,

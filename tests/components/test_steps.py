@@ -22,6 +22,7 @@ STEPS = [
     "load_data",
     "validate_data",
     "train_model",
+    "import_model",
     "evaluate_model",
     "explain_model",
     "fit_drift_reference",
@@ -232,3 +233,39 @@ def test_compiled_pipeline_loads_back_with_spec_defaults(tmp_path: Path) -> None
         "fit-drift-reference",
         "register-model",
     } == tasks
+
+
+def test_a_spec_model_compiles_the_import_variant(tmp_path: Path) -> None:
+    """spec.model: import_model takes train_model's place; every other step is the same."""
+    from pace.adapters import pipeline_backend
+
+    spec = MLModelSpec.model_validate(
+        {
+            "task": "classification",
+            "dataset": {"uri": "sklearn://wine", "target": "target"},
+            "model": {"uri": "s3://models-in/wine/"},
+        }
+    )
+    parameters = pipeline_plan.spec_parameters(spec)
+    path, cached = pipeline_backend.compile_for_spec(
+        spec_hash="h", parameters=parameters, cache_dir=tmp_path
+    )
+    assert not cached
+    loaded = components.load_component_from_file(str(path))
+    assert loaded.name == "pace-import"
+    assert loaded.component_spec.inputs["model_uri"].default == "s3://models-in/wine/"
+    assert set(loaded.pipeline_spec.root.dag.tasks) == {
+        "load-data",
+        "validate-data",
+        "import-model",
+        "evaluate-model",
+        "explain-model",
+        "fit-drift-reference",
+        "register-model",
+    }
+    # Without spec.model the same call compiles the training pipeline.
+    plain = MLModelSpec.model_validate(spec.model_dump(by_alias=True) | {"model": None})
+    trained, _ = pipeline_backend.compile_for_spec(
+        spec_hash="h2", parameters=pipeline_plan.spec_parameters(plain), cache_dir=tmp_path
+    )
+    assert components.load_component_from_file(str(trained)).name == "pace-training"

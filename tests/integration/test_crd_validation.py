@@ -337,6 +337,28 @@ INVALID = [
         _with(_MODEL, "spec.notifications", {"webhooks": [{"name": "a", "url": "ftp://x/"}]}),
         "spec.notifications.webhooks[0].url",
     ),
+    (
+        "imported-model-file",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.model", {"uri": "s3://models-in/wine/model.txt"}),
+        "spec.model.uri",
+    ),
+    (
+        "imported-model-format",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.model", {"uri": "s3://models-in/wine/", "format": "onnx"}),
+        "spec.model.format",
+    ),
+    (
+        "imported-model-with-recent-data",
+        constants.MLMODEL_PLURAL,
+        _with(
+            _with(_MODEL, "spec.model", {"uri": "s3://models-in/wine/model.joblib"}),
+            "spec.dataset.recent",
+            {"window": {"rows": 100}},
+        ),
+        "spec.dataset.recent",
+    ),
 ]
 
 

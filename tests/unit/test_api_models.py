@@ -6,6 +6,7 @@ import pydantic
 import pytest
 import yaml
 
+from pace.api import cron as cron_api
 from pace.api import drift_monitor, mlmodel, retrain_policy
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
@@ -85,7 +86,7 @@ def test_cron_field_ranges_match_what_croniter_runs(index: int) -> None:
 
     from croniter import croniter
 
-    name, _, number = retrain_policy.CRON_FIELDS[index]
+    name, _, number = cron_api.CRON_FIELDS[index]
     for n in [*range(100), "00", "07"]:
         cron = " ".join(str(n) if i == index else "*" for i in range(5))
         allowed = re.fullmatch(number, str(n)) is not None

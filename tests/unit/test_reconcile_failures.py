@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from types import SimpleNamespace
 from typing import Any
 
 import kopf
 
+from pace.api.constants import FINALIZER
 from pace.handlers import reconciler
 
 
@@ -67,3 +72,58 @@ def test_the_message_names_the_error_and_is_kept_short() -> None:
     long = reconciler.failure_message(RuntimeError("x" * 5000))
     assert len(long) == reconciler.MAX_ERROR_MESSAGE
     assert long.endswith("…")
+
+
+class _Stopper:
+    """What kopf hands a daemon as ``stopped``: falsy until set, with the reasons it was set
+    for."""
+
+    def __init__(self) -> None:
+        self.reason: kopf.DaemonStoppingReason | None = None
+        self._event = asyncio.Event()
+
+    def set(self, reason: kopf.DaemonStoppingReason) -> None:
+        self.reason = reason if self.reason is None else self.reason | reason
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+def test_the_deletion_cleanup_runs_even_when_kopf_cancels_a_loop_stuck_mid_reconcile() -> None:
+    """kopf cancels a deleted object's daemon that did not stop in time; the cleanup after the
+    loop (the serving reader's removal) must still run, to its end."""
+    cleaned: list[str] = []
+
+    async def stuck(_snapshot: dict[str, Any], _patch: kopf.Patch, _ctx: Any) -> float:
+        await asyncio.Event().wait()  # an I/O wait that never ends
+        return 1.0
+
+    async def cleanup(body: dict[str, Any], _memo: Any, _found: dict[str, Any]) -> None:
+        await asyncio.sleep(0.05)  # outlives the cancellation below
+        cleaned.append(body["metadata"]["name"])
+
+    async def scenario(reason: kopf.DaemonStoppingReason) -> None:
+        memo = SimpleNamespace(wakers=reconciler.Wakers(), reconcile_slots=asyncio.Semaphore(1))
+        body = {"metadata": {"namespace": "ns", "name": "m", "finalizers": [FINALIZER]}}
+        stopper = _Stopper()
+        loop = reconciler.daemon(kind="K", plural="ks", reconcile=stuck, on_deleted=cleanup)
+        task = asyncio.ensure_future(
+            loop(body=body, memo=memo, stopped=stopper, logger=logging.getLogger("t"))
+        )
+        await asyncio.sleep(0.05)  # the loop is inside `stuck`
+        stopper.set(reason)
+        stopper.set(kopf.DaemonStoppingReason.DAEMON_CANCELLED)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.1)
+
+    asyncio.run(scenario(kopf.DaemonStoppingReason.RESOURCE_DELETED))
+    assert cleaned == ["m"]
+    # The operator exiting is not a deletion: nothing is cleaned up.
+    asyncio.run(scenario(kopf.DaemonStoppingReason.OPERATOR_EXITING))
+    assert cleaned == ["m"]

@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pace.adapters import warm_steps
-from pace.core.pipeline_plan import RunRequest, StepSettings
+from pace.core.pipeline_plan import RunRequest, StepSettings, imports_model
 
 log = logging.getLogger(__name__)
 
 TERMINAL = ("Succeeded", "Failed")
-PIPELINE_INTERFACE = 4  # bumped when training_pipeline's parameters change (4: JSON search)
+PIPELINE_INTERFACE = 5  # bumped when training_pipeline's parameters change (5: spec.model)
 _TASK_RE = re.compile(r"Executing task \S*'([\w-]+)'")
 _TASK_FAILED_RE = re.compile(r"Task \S*'([\w-]+)'\S* finished with status \S*FAILURE")
 _ERROR_RE = re.compile(r"^\s*([A-Za-z_.]*(?:Error|Exception)): (.+)$")
@@ -96,7 +96,10 @@ def compile_for_spec(
 
     from pace_components.training_pipeline import build, training_pipeline
 
-    pipeline = training_pipeline if steps is None else build(steps)
+    imported = imports_model(parameters)
+    pipeline = (
+        training_pipeline if steps is None and not imported else build(steps, imported=imported)
+    )
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{spec_hash}.{uuid.uuid4().hex}.yaml")
     compiler.Compiler().compile(pipeline, str(tmp), pipeline_parameters=parameters)

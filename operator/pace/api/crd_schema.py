@@ -150,6 +150,8 @@ def structural(node: Any, defs: dict[str, Any]) -> Any:
         if node.get("default", "x") is None:
             node.pop("default")
         node = {**branch, **node}
+    if "const" in node:  # a one-value Literal: OpenAPI v3.0 (and the API server) know enum
+        node["enum"] = [node.pop("const")]
     if node.get("additionalProperties") is True:
         node.pop("additionalProperties")
     if node.get("x-kubernetes-preserve-unknown-fields") and node.get("additionalProperties"):

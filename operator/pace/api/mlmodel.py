@@ -20,6 +20,7 @@ from pace.api.common import (
     validations,
 )
 from pace.api.conditions import Condition
+from pace.api.cron import cron_field
 
 BUILTIN_DATASETS = ("wine", "breast_cancer", "diabetes", "iris")
 ALGORITHMS = (
@@ -491,6 +492,134 @@ class Webhook(CamelModel):
     )
 
 
+IMPORTED_MODEL_FILES = ("joblib", "pkl", "pickle")
+
+
+class ImportedModelSpec(CamelModel):
+    """A model trained elsewhere, registered and rolled out like a trained one.
+
+    Loading a pickle runs code: the operator never loads it; the pipeline step does, in its
+    own process (a Pod on Kubeflow), with the step's store keys. Import only artifacts from
+    people you would let run code there."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.uri.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+[.]("
+                + "|".join(IMPORTED_MODEL_FILES)
+                + ")|(.+/)?)$')",
+                "uri must be s3://<bucket>/<key>.joblib|.pkl|.pickle, or a folder "
+                "s3://<bucket>/<prefix>/ holding model.joblib",
+                field_path=".uri",
+            ),
+        )
+    }
+
+    uri: str = Field(
+        min_length=1,
+        max_length=2048,
+        description=(
+            "The fitted model: s3://bucket/key.joblib (or .pkl, .pickle) on the configured "
+            "object store, or a folder s3://bucket/prefix/ holding model.joblib (the layout "
+            "Seldon's SKLearn server reads)."
+        ),
+    )
+    format: Literal["sklearn"] = Field(
+        "sklearn",
+        description=(
+            "sklearn: a joblib/pickle of a fitted scikit-learn estimator or pipeline that takes "
+            "the dataset's features in order (predict, and predict_proba for classification)."
+        ),
+    )
+
+
+_PREFIX_RULE = "self.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$')"
+
+
+class BatchSpec(CamelModel):
+    """Scheduled batch scoring: new files under ``input`` scored by a version of the model."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.input.replace('s3://', '') != self.output.replace('s3://', '')",
+                "output must differ from input (predictions must not be read as new input)",
+                field_path=".output",
+            ),
+        )
+    }
+
+    schedule: str = cron_field(
+        "When to score: five-field cron expression or @daily-style macro (UTC)."
+    )
+    input: str = Field(
+        max_length=2048,
+        description=(
+            "s3://bucket/prefix/ of CSV or Parquet files with the model's features (a target "
+            "column, if present, is kept but not used). Each file is scored once."
+        ),
+        json_schema_extra=validations(
+            cel(_PREFIX_RULE, "input must be s3://<bucket>/<prefix>/ (ending in /)")
+        ),
+    )
+    output: str = Field(
+        max_length=2048,
+        description=(
+            "s3://bucket/prefix/ the predictions go to: <output><input key relative to "
+            "input>.predictions.parquet, with the version and run in every row."
+        ),
+        json_schema_extra=validations(
+            cel(_PREFIX_RULE, "output must be s3://<bucket>/<prefix>/ (ending in /)")
+        ),
+    )
+    version: str = Field(
+        "serving",
+        pattern=r"^(serving|v[0-9]+)$",
+        description="Which version scores: serving (the one serving most traffic) or vN.",
+    )
+
+
+class BatchFailure(CamelModel):
+    """One input file a batch run could not score."""
+
+    file: str = Field(description="The input file (s3:// URI).")
+    message: str = Field(description="Why.")
+
+
+class BatchRun(CamelModel):
+    """The latest batch scoring run."""
+
+    run: str | None = Field(None, description="Pipeline run name (none when skipped).")
+    state: Literal["Pending", "Running", "Succeeded", "Failed", "Skipped"] = Field(
+        description="Skipped: nothing could score at that time (the message says why)."
+    )
+    version: str | None = Field(None, description="The version that scored.")
+    scheduled_at: datetime = Field(description="The schedule time this run is for.")
+    started_at: datetime | None = Field(None, description="When it was submitted.")
+    finished_at: datetime | None = Field(None, description="When it ended.")
+    files_scored: int = Field(0, ge=0, description="Files scored by this run.")
+    files_skipped: int = Field(
+        0, ge=0, description="Files under input already scored by an earlier run."
+    )
+    rows_scored: int = Field(0, ge=0, description="Rows scored by this run.")
+    failures: list[BatchFailure] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Files that could not be scored (the first 20); scored again next run.",
+    )
+    failed_step: str | None = Field(None, description="The failing step, when the run failed.")
+    message: str | None = Field(None, description="Summary, or why it failed.")
+    report: str | None = Field(None, description="s3:// URI of the run's report (JSON).")
+
+
+class BatchStatus(CamelModel):
+    """Where scheduled batch scoring stands."""
+
+    schedule: str = Field(description="The spec.batch.schedule nextRunAt was computed from.")
+    next_run_at: datetime = Field(description="The next schedule time.")
+    last: BatchRun | None = Field(None, description="The latest run.")
+
+
 class NotificationsSpec(CamelModel):
     """Webhooks that receive the model's audit events, in order, each once."""
 
@@ -537,12 +666,35 @@ class MLModelSpec(CamelModel):
                 "retention.inferenceLog must be at least dataset.recent.window.duration",
                 field_path=".retention.inferenceLog",
             ),
+            cel(
+                "!has(self.model) || !has(self.dataset.recent)",
+                "dataset.recent feeds training; an imported model (spec.model) is evaluated on "
+                "dataset.uri alone",
+                field_path=".dataset.recent",
+            ),
         )
     }
 
     task: Task = Field(description="Learning task: classification or regression.")
     dataset: DatasetSpec = Field(description="Training data.")
     training: TrainingSpec = nested(TrainingSpec, "Estimator, hyperparameters and search.")
+    model: ImportedModelSpec | None = Field(
+        None,
+        description=(
+            "A model trained elsewhere, instead of training one: registered as a version "
+            "(lineage kind imported, with its sha256), evaluated on dataset's held-out split "
+            "(training.validation) for the quality gates and the drift reference, and rolled "
+            "out like a trained one. training's estimator fields are then unused."
+        ),
+    )
+    batch: BatchSpec | None = Field(
+        None,
+        description=(
+            "Scheduled batch scoring of new files under an s3:// prefix by the serving (or a "
+            "named) version, through a compiled pipeline; the scored rows also feed the "
+            "inference log (drift covers batch traffic)."
+        ),
+    )
     quality_gates: QualityGates = nested(QualityGates, "Gates a candidate must pass.")
     explainability: ExplainabilitySpec = nested(ExplainabilitySpec, "Explanation of each version.")
     serving: ServingSpec = nested(ServingSpec, "Serving and canary settings.")
@@ -763,6 +915,7 @@ class MLModelStatus(CamelModel):
     live_quality: LiveLabels | None = Field(
         None, description="The last live-quality measurement: summary and label counts."
     )
+    batch: BatchStatus | None = Field(None, description="Scheduled batch scoring (spec.batch).")
 
 
 class MLModel(KubeObject):

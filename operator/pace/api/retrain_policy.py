@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,68 +16,13 @@ from pace.api.common import (
     validations,
 )
 from pace.api.conditions import Condition
-
-# Five cron fields of digits, *, ranges, steps and lists, or one of the @ macros.
-_CRON_PART = r"([*]|[0-9]+(-[0-9]+)?)(/[0-9]+)?"  # [*]: no backslash to escape in CEL
-_CRON_FIELD = _CRON_PART + "(," + _CRON_PART + ")*"
-CRON_PATTERN = (
-    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
-    + r"\s+".join([_CRON_FIELD] * 5)
-    + r")$"
-)
-_CRON_STEP = "/0*[1-9][0-9]*"
-CRON_FIELDS = (
-    ("minute", "0-59", "0*[1-5]?[0-9]"),
-    ("hour", "0-23", "0*(1?[0-9]|2[0-3])"),
-    ("day of month", "1-31", "0*([1-9]|[12][0-9]|3[01])"),
-    ("month", "1-12", "0*([1-9]|1[0-2])"),
-    ("day of week", "0-7", "0*[0-7]"),  # croniter, like Vixie cron, takes 7 for Sunday too
-)
-"""Each cron field's name, the numbers it allows, and a regex of exactly those numbers."""
-
-
-def _cron_field_rule(index: int, name: str, allowed: str, number: str) -> dict[str, Any]:
-    """The CEL rule for one cron field: its numbers within range, steps /n with n >= 1 (both
-    by regex, which the API server's cost budget affords), ranges a-b with a <= b. A cron
-    that does not have five fields, or a field the pattern refuses, is left to the pattern,
-    so one mistake gets one message.
-
-    ``findAll`` is repeated rather than bound once (``[x].all(v, ...)``): the API server's
-    cost estimate cannot bound the size of a bound list's items, and put that form over its
-    budget a hundredfold. ``int`` only meets numbers the range regex matched (a failed
-    ``matches`` makes the ``&&`` false whatever its other side does)."""
-    part = f"([*]|{number}(-{number})?)({_CRON_STEP})?"
-    field = r"self.findAll('\\S+')" + f"[{index}]"  # CEL reads '\\S+' as the regex \S+
-    rule = (
-        r"self.startsWith('@') || self.findAll('\\S+').size() != 5 || "
-        f"!{field}.matches('^{_CRON_FIELD}$') || ({field}.matches('^{part}(,{part})*$') && "
-        f"{field}.findAll('[0-9]+-[0-9]+').all(r, "
-        "int(r.split('-')[0]) <= int(r.split('-')[1])))"
-    )
-    explained = f"numbers {allowed}, ranges a-b with a <= b and steps /n with n >= 1"
-    return cel(
-        rule,
-        f"cron {name} field (number {index + 1} of 5) allows {explained}",
-        message_expression=(
-            f"'cron {name} field \"' + {field} + '\" is invalid: it allows {explained}'"
-        ),
-    )
+from pace.api.cron import cron_field
 
 
 class ScheduleTrigger(CamelModel):
     """Retrain on a cron schedule."""
 
-    cron: str = Field(
-        description="Five-field cron expression or @daily-style macro (UTC).",
-        pattern=CRON_PATTERN,
-        max_length=256,
-        json_schema_extra=validations(
-            *(
-                _cron_field_rule(index, name, allowed, number)
-                for index, (name, allowed, number) in enumerate(CRON_FIELDS)
-            )
-        ),
-    )
+    cron: str = cron_field("Five-field cron expression or @daily-style macro (UTC).")
 
 
 class DriftTrigger(CamelModel):

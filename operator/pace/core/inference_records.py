@@ -96,7 +96,7 @@ def parse(
             row |= dict(zip(columns, values, strict=True))
         else:
             row["prediction"] = json.dumps(values)
-            row |= _answer(values, names)
+            row |= answer(values, names)
         rows.append(row)
     return stream, rows
 
@@ -131,7 +131,7 @@ def _feature_names(names: list[str], where: str) -> None:
         raise EventError(f"{where} data.names uses reserved column name(s) {', '.join(reserved)}")
 
 
-def _answer(values: list[Any], names: list[str]) -> dict[str, Any]:
+def answer(values: list[Any], names: list[str]) -> dict[str, Any]:
     """What a response row answered: class probabilities (``names`` are the classes, as
     PaceModel's ``class_names``) give ``_predicted`` (the likeliest class) and ``_p:<class>``
     columns; one number gives ``_value``."""

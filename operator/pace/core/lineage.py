@@ -24,8 +24,10 @@ def lineage_record(
     artifacts: dict[str, str],
     packages: dict[str, str],
     created_at: datetime,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything needed to say where a version came from and to reproduce it."""
+    """Everything needed to say where a version came from and to reproduce it. ``source``:
+    how the model came to be — trained by this run, or imported (uri, sha256, class)."""
     return {
         "apiVersion": "mlops.pace.dev/lineage/v1",
         "namespace": namespace,
@@ -37,6 +39,7 @@ def lineage_record(
         "specHash": spec_hash,
         "algorithm": algorithm,
         "params": params,
+        "source": source or {"kind": "trained"},
         "metrics": metrics,
         "gates": gates,
         "artifacts": artifacts,
@@ -60,10 +63,18 @@ def version_rows(records: list[dict[str, Any]]) -> list[list[str]]:
             [
                 str(r.get("version", "")),
                 str(r.get("createdAt", ""))[:19].replace("T", " "),
-                str(r.get("trigger", ""))[:40],
+                _origin(r)[:40],
                 shown,
                 f"{recent} recent rows" if recent else str(data.get("uri", "")),
                 str(r.get("pipelineRun", "")),
             ]
         )
     return rows
+
+
+def _origin(record: dict[str, Any]) -> str:
+    """The TRIGGER column: why the run happened, and "imported" for a model from spec.model."""
+    trigger = str(record.get("trigger", ""))
+    if (record.get("source") or {}).get("kind") == "imported":
+        return f"{trigger} (imported)" if trigger else "imported"
+    return trigger

@@ -36,7 +36,14 @@ def spec_parameters(spec: MLModelSpec) -> dict[str, Any]:
         "explain_method": spec.explainability.method,
         "explain_samples": spec.explainability.samples,
         "recent": spec.dataset.recent.to_k8s() if spec.dataset.recent else {},
+        "model_uri": spec.model.uri if spec.model else "",
+        "model_format": spec.model.format if spec.model else "",
     }
+
+
+def imports_model(parameters: dict[str, Any]) -> bool:
+    """Whether these parameters compile the import variant (spec.model) of the pipeline."""
+    return bool(parameters.get("model_uri"))
 
 
 @dataclass(frozen=True)

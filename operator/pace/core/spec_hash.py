@@ -10,8 +10,9 @@ import json
 
 from pace.api.mlmodel import MLModelSpec
 
-TRAINING_FIELDS = ("task", "dataset", "training", "quality_gates", "explainability")
+TRAINING_FIELDS = ("task", "dataset", "training", "model", "quality_gates", "explainability")
 LATER_DATASET_FIELDS = ("recent",)
+LATER_FIELDS = ("model",)
 
 
 def training_spec(spec: MLModelSpec) -> dict[str, object]:
@@ -22,6 +23,9 @@ def training_spec(spec: MLModelSpec) -> dict[str, object]:
     for later in LATER_DATASET_FIELDS:
         if dumped["dataset"].get(later) is None:
             dumped["dataset"].pop(later, None)
+    for later in LATER_FIELDS:
+        if dumped.get(later) is None:
+            dumped.pop(later, None)
     return dumped
 
 

@@ -22,6 +22,9 @@ from pace.api.retrain_policy import RetrainPolicySpec
 Problem = tuple[str, str]
 # Prefixes of the operator's bucket that hold one namespace's data under <prefix>/<namespace>/
 PER_NAMESPACE = ("models", "inference-logs", "inference-logs-dead-letter", "audit")
+# Prefixes of the operator's bucket it keeps for itself (compiled pipelines, batch reports,
+# notification cursors): never a user's output.
+PACE_OWN = ("pipelines", "batch", "notifications")
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,27 @@ class ReadPolicy:
                 )
         return None
 
+    def write_problem(self, uri: str, *, namespace: str) -> str | None:
+        """Why the operator's pipeline steps will not write under ``uri`` for an object of
+        ``namespace``: what it may not read, and anywhere in the data PACE keeps itself (its
+        registry, logs and audit trail are written by PACE alone)."""
+        problem = self.problem(uri, namespace=namespace)
+        if problem is not None:
+            return problem
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        top = key.partition("/")[0]
+        if bucket == self.own_bucket and top in (*PER_NAMESPACE, *PACE_OWN):
+            return f"{uri!r} is in PACE's own {top}/ data; choose another prefix"
+        return None
+
 
 def mlmodel_problems(spec: MLModelSpec, namespace: str, policy: ReadPolicy) -> list[Problem]:
-    return list(_found(policy, namespace, _mlmodel_uris(spec)))
+    found = list(_found(policy, namespace, _mlmodel_uris(spec)))
+    if spec.batch is not None:
+        problem = policy.write_problem(spec.batch.output, namespace=namespace)
+        if problem is not None:
+            found.append(("spec.batch.output", problem))
+    return found
 
 
 def drift_monitor_problems(
@@ -79,6 +100,8 @@ def _mlmodel_uris(spec: MLModelSpec) -> list[tuple[str, str | None]]:
     return [
         ("spec.dataset.uri", spec.dataset.uri),
         ("spec.dataset.recent.source", recent.source if recent else None),
+        ("spec.model.uri", spec.model.uri if spec.model else None),
+        ("spec.batch.input", spec.batch.input if spec.batch else None),
     ]
 
 

@@ -48,6 +48,7 @@ CONCURRENT_RECONCILES = 32
 queue for a slot instead of all holding a snapshot (and memory) at the same time."""
 FINALIZER_WAIT = 5.0
 MAX_BACKOFF = 300.0
+GRACEFUL_STOP = 10.0
 
 
 class Wakers:
@@ -301,6 +302,51 @@ def deleted(stopped: Any) -> bool:
     return reason is not None and bool(reason & kopf.DaemonStoppingReason.RESOURCE_DELETED)
 
 
+async def _cleanup(
+    on_deleted: Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]],
+    body: dict[str, Any],
+    memo: Any,
+    indexes: dict[str, Any],
+    logger: Any,
+) -> None:
+    try:
+        await on_deleted(body, memo, indexes)
+    except Exception as exc:  # the object goes anyway; say what was left behind
+        logger.error(f"cleanup after deletion failed: {exc}")
+
+
+def daemon(
+    *,
+    kind: str,
+    plural: str,
+    reconcile: Reconcile,
+    on_deleted: Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]] | None = None,
+) -> Callable[..., Awaitable[None]]:
+    """The kopf daemon of one object: the loop, then (when the object is being deleted)
+    ``on_deleted`` — also when kopf cancels a loop that did not stop in time (mid-reconcile):
+    the cleanup is shielded from that cancellation and runs to its end."""
+
+    async def reconcile_daemon(
+        body: kopf.Body, memo: kopf.Memo, stopped: Any, logger: Any, **kwargs: Any
+    ) -> None:
+        try:
+            await run(
+                kind=kind,
+                plural=plural,
+                reconcile=reconcile,
+                body=body,
+                memo=memo,
+                stopped=stopped,
+                logger=logger,
+                indexes=kwargs,
+            )
+        finally:
+            if on_deleted is not None and deleted(stopped):
+                await asyncio.shield(_cleanup(on_deleted, dict(body), memo, kwargs, logger))
+
+    return reconcile_daemon
+
+
 def register(
     *,
     kind: str,
@@ -314,25 +360,7 @@ def register(
     the daemon stops because its object is being deleted (not when the operator exits); a
     failure there is logged, and the deletion goes on."""
     resource = (constants.GROUP, constants.VERSION, plural)
-
-    async def reconcile_daemon(
-        body: kopf.Body, memo: kopf.Memo, stopped: Any, logger: Any, **kwargs: Any
-    ) -> None:
-        await run(
-            kind=kind,
-            plural=plural,
-            reconcile=reconcile,
-            body=body,
-            memo=memo,
-            stopped=stopped,
-            logger=logger,
-            indexes=kwargs,
-        )
-        if on_deleted is not None and deleted(stopped):
-            try:
-                await on_deleted(dict(body), memo, kwargs)
-            except Exception as exc:  # the object goes anyway; say what was left behind
-                logger.error(f"cleanup after deletion failed: {exc}")
+    reconcile_daemon = daemon(kind=kind, plural=plural, reconcile=reconcile, on_deleted=on_deleted)
 
     async def wake_on_change(
         body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **kwargs: Any
@@ -342,5 +370,12 @@ def register(
         for other in dependents(dict(body), kwargs):
             wakers.wake(other)
 
-    kopf.daemon(*resource, id="reconcile", cancellation_timeout=10.0)(reconcile_daemon)
+    # A deleted object's loop is asked to stop and given GRACEFUL_STOP to finish its current
+    # look; only then is it cancelled (kopf's default would cancel it at once).
+    kopf.daemon(
+        *resource,
+        id="reconcile",
+        cancellation_backoff=GRACEFUL_STOP,
+        cancellation_timeout=10.0,
+    )(reconcile_daemon)
     kopf.on.event(*resource, id="wake")(wake_on_change)

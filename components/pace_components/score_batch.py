@@ -39,21 +39,21 @@ def score_batch(
     """
     from pace import batch_scoring
     from pace.adapters import object_store
-    from pace.core import batch
+    from pace.core import batch, pipeline_plan
 
     settings = object_store.S3Settings.from_env()
-    job = batch_scoring.Job(
+    job = pipeline_plan.BatchRequest(
         namespace=namespace,
-        model=model_name,
+        model_name=model_name,
         model_uid=model_uid,
-        run=run_name,
+        run_name=run_name,
         version=version,
         model_uri=model_uri,
         input_uri=input_uri,
         output_uri=output_uri,
         task=task,
         target=target,
-        features=list(features),
+        features=tuple(features),
     )
     batch_scoring.score(job, settings)
     key = batch.report_key(namespace, model_name, model_uid, run_name)

@@ -24,30 +24,14 @@ from typing import Any
 
 from pace.adapters.object_store import ObjectStore, S3Settings, read_uri
 from pace.core import batch, datasets, inference_records
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    """What one run scores, and with what."""
-
-    namespace: str
-    model: str
-    model_uid: str
-    run: str
-    version: str
-    model_uri: str
-    input_uri: str
-    output_uri: str
-    task: str
-    target: str
-    features: list[str]
+from pace.core.pipeline_plan import BatchRequest
 
 
 def _store(settings: S3Settings, bucket: str) -> ObjectStore:
     return ObjectStore(dataclasses.replace(settings, bucket=bucket))
 
 
-def features_of(model: Any, job: Job, columns: list[str]) -> list[str]:
+def features_of(model: Any, job: BatchRequest, columns: list[str]) -> list[str]:
     """The columns the model takes: spec.dataset.features, else what it was fitted on, else
     every column but the target."""
     if job.features:
@@ -58,7 +42,7 @@ def features_of(model: Any, job: Job, columns: list[str]) -> list[str]:
     return [c for c in columns if c != job.target]
 
 
-def predictions(model: Any, frame: Any, job: Job) -> tuple[Any, list[dict[str, Any]]]:
+def predictions(model: Any, frame: Any, job: BatchRequest) -> tuple[Any, list[dict[str, Any]]]:
     """The output frame (the input's columns, ``prediction``, class probabilities
     ``proba_<class>``, ``_version``, ``_run``) and the inference log's response rows."""
     columns = features_of(model, job, list(frame.columns))
@@ -85,15 +69,21 @@ def predictions(model: Any, frame: Any, job: Job) -> tuple[Any, list[dict[str, A
             for v in out["prediction"]
         ]
     out["_version"] = job.version
-    out["_run"] = job.run
+    out["_run"] = job.run_name
     return out, answers
 
 
 def _log_rows(
-    frame: Any, answers: list[dict[str, Any]], columns: list[str], job: Job, *, key: str, ts: float
+    frame: Any,
+    answers: list[dict[str, Any]],
+    columns: list[str],
+    job: BatchRequest,
+    *,
+    key: str,
+    ts: float,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Request and response rows as the sink writes them: one request id per file and run."""
-    request_id = f"batch-{job.run}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    request_id = f"batch-{job.run_name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
     meta = {"_id": request_id, "_ts": ts, "_version": job.version, "_source": f"batch:{key}"}
     requests = [
         meta | {"_index": i} | {c: row[c] for c in columns}
@@ -111,7 +101,9 @@ def _parquet(rows: Any) -> bytes:
     return buf.getvalue()
 
 
-def score(job: Job, settings: S3Settings, *, now: datetime | None = None) -> dict[str, Any]:
+def score(
+    job: BatchRequest, settings: S3Settings, *, now: datetime | None = None
+) -> dict[str, Any]:
     """Score the new files; write predictions, log rows and the report; return the report."""
     import joblib
 
@@ -145,7 +137,7 @@ def score(job: Job, settings: S3Settings, *, now: datetime | None = None) -> dic
             at = datetime.fromtimestamp(ts, tz=UTC)
             for kind, rows in (("request", requests), ("response", responses)):
                 stream = inference_records.Stream(
-                    job.namespace, job.model, batch.BATCH_PREDICTOR, kind
+                    job.namespace, job.model_name, batch.BATCH_PREDICTOR, kind
                 )
                 own.put(inference_records.object_key(stream, at=at), _parquet(rows))
             # The predictions file last: it is what marks the file scored.
@@ -158,8 +150,8 @@ def score(job: Job, settings: S3Settings, *, now: datetime | None = None) -> dic
     report: dict[str, Any] = {
         "apiVersion": "mlops.pace.dev/batch/v1",
         "namespace": job.namespace,
-        "model": job.model,
-        "run": job.run,
+        "model": job.model_name,
+        "run": job.run_name,
         "version": job.version,
         "modelUri": job.model_uri,
         "input": job.input_uri,
@@ -172,6 +164,8 @@ def score(job: Job, settings: S3Settings, *, now: datetime | None = None) -> dic
         "seconds": round(time.monotonic() - started, 3),
         "finishedAt": datetime.now(UTC).isoformat(),
     }
-    own.put_json(batch.report_key(job.namespace, job.model, job.model_uid, job.run), report)
+    own.put_json(
+        batch.report_key(job.namespace, job.model_name, job.model_uid, job.run_name), report
+    )
     print(batch.summary(report))
     return report

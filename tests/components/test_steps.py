@@ -27,6 +27,7 @@ STEPS = [
     "explain_model",
     "fit_drift_reference",
     "register_model",
+    "score_batch",
 ]
 STDLIB_OK = {"json", "io", "tempfile", "pathlib", "datetime", "__future__"}
 
@@ -269,3 +270,16 @@ def test_a_spec_model_compiles_the_import_variant(tmp_path: Path) -> None:
         spec_hash="h2", parameters=pipeline_plan.spec_parameters(plain), cache_dir=tmp_path
     )
     assert components.load_component_from_file(str(trained)).name == "pace-training"
+
+
+def test_the_batch_pipeline_compiles_with_run_time_parameters(tmp_path: Path) -> None:
+    from pace.adapters import pipeline_backend
+
+    path = pipeline_backend.compile_batch(cache_dir=tmp_path)
+    loaded = components.load_component_from_file(str(path))
+    assert loaded.name == "pace-batch"
+    assert set(loaded.pipeline_spec.root.dag.tasks) == {"score-batch"}
+    assert {"model_uri", "input_uri", "output_uri", "run_name", "version"} <= set(
+        loaded.component_spec.inputs
+    )
+    assert pipeline_backend.compile_batch(cache_dir=tmp_path) == path  # cached

@@ -111,6 +111,8 @@ _POLICY = {
     "spec": {"modelRef": {"name": "m"}, "triggers": {"schedule": {"cron": "0 * * * *"}}},
 }
 
+_BATCH = {"schedule": "@hourly", "input": "s3://pace/drops/", "output": "s3://pace/scored/"}
+
 INVALID = [
     ("task-enum", constants.MLMODEL_PLURAL, _with(_MODEL, "spec.task", "clustering"), "spec.task"),
     (
@@ -358,6 +360,30 @@ INVALID = [
             {"window": {"rows": 100}},
         ),
         "spec.dataset.recent",
+    ),
+    (
+        "batch-output-is-input",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.batch", _BATCH | {"output": "s3://pace/drops/"}),
+        "spec.batch.output",
+    ),
+    (
+        "batch-input-not-a-prefix",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.batch", _BATCH | {"input": "s3://pace/drops/a.csv"}),
+        "spec.batch.input",
+    ),
+    (
+        "batch-version",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.batch", _BATCH | {"version": "latest"}),
+        "spec.batch.version",
+    ),
+    (
+        "batch-cron-minute",
+        constants.MLMODEL_PLURAL,
+        _with(_MODEL, "spec.batch", _BATCH | {"schedule": "61 * * * *"}),
+        "spec.batch.schedule",
     ),
 ]
 

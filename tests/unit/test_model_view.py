@@ -146,3 +146,27 @@ def test_age() -> None:
     assert model_view.age(NOW - timedelta(seconds=59), NOW) == "59s"
     assert model_view.age(NOW - timedelta(days=3, hours=5), NOW) == "3d"
     assert model_view.age(NOW + timedelta(seconds=5), NOW) == "0s"  # clocks a little apart
+
+
+def test_the_last_batch_run_and_its_failing_files() -> None:
+    model = MLModel.from_body(
+        body(
+            batch={
+                "schedule": "@hourly",
+                "nextRunAt": "2026-11-28T11:00:00Z",
+                "last": {
+                    "run": "wine-batch-x",
+                    "state": "Succeeded",
+                    "version": "v2",
+                    "scheduledAt": "2026-11-28T10:00:00Z",
+                    "finishedAt": _iso(30),
+                    "message": "v2 scored 80 rows in 2 new file(s); 1 file(s) failed",
+                    "failures": [{"file": "s3://b/in/bad.csv", "message": "KeyError: 'hue'"}],
+                },
+            }
+        )
+    )
+    text = model_view.render(model, now=NOW)
+    assert "Batch:         next 2026-11-28 11:00 UTC (@hourly)" in text
+    assert "last Succeeded, 30s ago: v2 scored 80 rows in 2 new file(s); 1 file(s) failed" in text
+    assert "failed s3://b/in/bad.csv: KeyError: 'hue'" in text

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pace.adapters import warm_steps
-from pace.core.pipeline_plan import RunRequest, StepSettings, imports_model
+from pace.core.pipeline_plan import PipelineRequest, StepSettings, imports_model
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ class PipelineBackend(Protocol):
 
     name: str
 
-    def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
+    def submit(self, request: PipelineRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
         """Start the run unless a run of that name exists."""
 
-    def status(self, request: RunRequest) -> RunState:
+    def status(self, request: PipelineRequest) -> RunState:
         """The run's state."""
 
 
@@ -107,6 +107,27 @@ def compile_for_spec(
     return path, False
 
 
+BATCH_INTERFACE = 1  # bumped when batch_pipeline's parameters change
+
+
+def compile_batch(*, cache_dir: Path, steps: StepSettings | None = None) -> Path:
+    """Compile the batch scoring pipeline (all its parameters are run-time), cached by its
+    interface version and the step settings."""
+    suffix = f".{steps.digest()}" if steps is not None else ""
+    path = cache_dir / f"batch.b{BATCH_INTERFACE}{suffix}.yaml"
+    if path.is_file():
+        return path
+    from kfp import compiler
+
+    from pace_components.batch_pipeline import build
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".batch.{uuid.uuid4().hex}.yaml")
+    compiler.Compiler().compile(build(steps), str(tmp))
+    tmp.replace(path)
+    return path
+
+
 # --------------------------------------------------------------------------- local backend
 
 
@@ -120,7 +141,7 @@ class LocalBackend:
         self.root = root
         self.steps_server: subprocess.Popen[bytes] | None = None
 
-    def run_dir(self, request: RunRequest) -> Path:
+    def run_dir(self, request: PipelineRequest) -> Path:
         return self.root / request.namespace / request.run_name
 
     def start_warm(self) -> bool:
@@ -142,7 +163,7 @@ class LocalBackend:
                 self.steps_server.wait(10)
         self.steps_server = None
 
-    def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
+    def submit(self, request: PipelineRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
         run_dir = self.run_dir(request)
         current = self.status(request)
         retried = int((_read_status(run_dir) or {}).get("retry", 0))
@@ -183,7 +204,7 @@ class LocalBackend:
             )
         (run_dir / "worker.pid").write_text(str(proc.pid))
 
-    def status(self, request: RunRequest) -> RunState:
+    def status(self, request: PipelineRequest) -> RunState:
         run_dir = self.run_dir(request)
         raw = _read_status(run_dir)
         if raw is None:
@@ -205,13 +226,13 @@ class LocalBackend:
             )
         return state
 
-    def remove(self, request: RunRequest) -> None:
+    def remove(self, request: PipelineRequest) -> None:
         """Delete a finished run's folder (its artifacts are in the registry by then)."""
         run_dir = self.run_dir(request)
         if self.status(request).state in TERMINAL:
             shutil.rmtree(run_dir, ignore_errors=True)
 
-    def cancel(self, request: RunRequest) -> None:
+    def cancel(self, request: PipelineRequest) -> None:
         """Stop a running worker (used when a newer spec supersedes the run)."""
         pid = _worker_pid(self.run_dir(request))
         if pid:
@@ -352,7 +373,7 @@ def run_worker(run_dir: Path) -> int:
 # ----------------------------------------------------------------------------- kfp backend
 
 
-def display_name(request: RunRequest) -> str:
+def display_name(request: PipelineRequest) -> str:
     """The KFP run's display name: the namespace and the run name (which carries the model's
     uid), so two same-named models in two namespaces never share a run; a resubmission after
     a transient failure is a new run, ``.../<run name>-retry-<n>``."""
@@ -390,7 +411,7 @@ class KfpBackend:
         runs = response.runs or []
         return runs[0] if runs else None
 
-    def submit(self, request: RunRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
+    def submit(self, request: PipelineRequest, ir_path: Path, *, env: Mapping[str, str]) -> None:
         if self._find(display_name(request)) is not None:
             return
         self.client.create_run_from_pipeline_package(
@@ -401,7 +422,7 @@ class KfpBackend:
             enable_caching=False,
         )
 
-    def status(self, request: RunRequest) -> RunState:
+    def status(self, request: PipelineRequest) -> RunState:
         run = self._find(display_name(request))
         if run is None:
             return RunState("NotFound")

@@ -28,6 +28,7 @@ class ConditionType(StrEnum):
     RECONCILED = "Reconciled"
     INFERENCE_LOGGED = "InferenceLogged"
     NOTIFIED = "Notified"
+    BATCH_SCORED = "BatchScored"
 
 
 class Reason(StrEnum):

@@ -106,6 +106,19 @@ def _drift_line(model: MLModel) -> list[str]:
     return [f"Drift:         {cond.status} ({cond.reason}): {cond.message[:200]}"]
 
 
+def _batch_line(model: MLModel, now: datetime) -> list[str]:
+    batch = model.status.batch
+    if batch is None:
+        return []
+    lines = [f"Batch:         next {batch.next_run_at:%Y-%m-%d %H:%M} UTC ({batch.schedule})"]
+    last = batch.last
+    if last is not None:
+        ended = f", {age(last.finished_at, now)} ago" if last.finished_at else ""
+        lines.append(f"               last {last.state}{ended}: {(last.message or '')[:200]}")
+        lines += [f"               failed {f.file}: {f.message[:120]}" for f in last.failures[:3]]
+    return lines
+
+
 def _version(model: MLModel, version: str | None) -> VersionRecord | None:
     return next((v for v in model.status.versions if v.version == version), None)
 
@@ -162,6 +175,7 @@ def render(model: MLModel, *, now: datetime) -> str:
         *_training_line(model, now),
         *_live_line(model),
         *_drift_line(model),
+        *_batch_line(model, now),
     ]
     out = "\n".join(head) + "\n"
     if body:

@@ -118,6 +118,68 @@ def run_request(model: MLModel, run: TrainingRun, *, bucket: str) -> RunRequest:
 
 
 @dataclass(frozen=True)
+class BatchRequest:
+    """Run-time arguments of one batch scoring run (``spec.batch``); backends treat it like a
+    training run (idempotent by run name)."""
+
+    namespace: str
+    model_name: str
+    model_uid: str
+    run_name: str
+    version: str
+    model_uri: str
+    input_uri: str
+    output_uri: str
+    task: str
+    target: str
+    features: tuple[str, ...] = ()
+    retry: int = 0
+
+    def arguments(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "model_name": self.model_name,
+            "model_uid": self.model_uid,
+            "run_name": self.run_name,
+            "version": self.version,
+            "model_uri": self.model_uri,
+            "input_uri": self.input_uri,
+            "output_uri": self.output_uri,
+            "task": self.task,
+            "target": self.target,
+            "features": list(self.features),
+        }
+
+
+def batch_request(model: MLModel, *, run_name: str, version: str, bucket: str) -> BatchRequest:
+    """The batch run of ``version`` (its registered model) over spec.batch's prefixes."""
+    assert model.spec.batch is not None
+    key = naming.artifact_key(
+        namespace=model.namespace,
+        model=model.name,
+        version=version,
+        artifact="model",
+        uid=model.uid,
+    )
+    return BatchRequest(
+        namespace=model.namespace,
+        model_name=model.name,
+        model_uid=model.uid,
+        run_name=run_name,
+        version=version,
+        model_uri=f"s3://{bucket}/{key}",
+        input_uri=model.spec.batch.input,
+        output_uri=model.spec.batch.output,
+        task=model.spec.task,
+        target=model.spec.dataset.target,
+        features=tuple(model.spec.dataset.features or ()),
+    )
+
+
+PipelineRequest = RunRequest | BatchRequest
+
+
+@dataclass(frozen=True)
 class StepSettings:
     """What each step gets on a real Kubeflow backend.
 

@@ -21,6 +21,7 @@ anything ends the look (its patch is written, then the object is looked at again
 6. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
 7. **live quality** (`pace.handlers.mlmodel_live`): each serving version's metrics on
    labelled live traffic, every ``spec.liveQuality.interval``.
+7b. **batch** (`pace.handlers.mlmodel_batch`): scheduled batch scoring (``spec.batch``).
 8. **retention** (`pace.handlers.mlmodel_retention`): the expired part of the model's
    inference log deleted from the bucket (``spec.retention.inferenceLog``).
 9. **inference log** (`pace.handlers.mlmodel_sink`): InferenceLogged shows records the sink
@@ -60,6 +61,7 @@ from pace.core import (
 )
 from pace.handlers import (
     indexes,
+    mlmodel_batch,
     mlmodel_drift,
     mlmodel_live,
     mlmodel_notify,
@@ -95,6 +97,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_serving.follow,
         mlmodel_drift.mirror,
         mlmodel_live.measure,
+        mlmodel_batch.advance,
         mlmodel_retention.sweep,
         mlmodel_sink.show,
         mlmodel_notify.show,
@@ -109,6 +112,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         next_look(model, now=now),
         mlmodel_live.seconds_until_due(model, ctx, now=now),
         mlmodel_retention.seconds_until_due(model, ctx, now=now),
+        mlmodel_batch.seconds_until_due(model, now=now),
     )
 
 

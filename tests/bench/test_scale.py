@@ -247,7 +247,7 @@ def test_scale(
     watch = StatusWatch(kube_cluster, op_ns)
     try:
         time.sleep(3)  # started and watching (nothing to index yet)
-        _rss0, cpu0 = _proc_stats(operator.pid)
+        rss0, cpu0 = _proc_stats(operator.pid)
         start, end, applied = _apply_all(kube_cluster, op_ns)
         deadline = time.monotonic() + 600
         while len(watch.seen) < total and time.monotonic() < deadline:
@@ -296,6 +296,7 @@ def test_scale(
         else None,
         "operator_cpu_seconds_to_first_status": round(settled_cpu - cpu0, 1),
         "seconds_to_settle_after_all_have_status": round(settle_seconds, 1),
+        "operator_rss_mb_start": round(rss0, 1),
         "operator_rss_mb_idle": round(rss_idle, 1),
         "operator_rss_mb_end": round(rss_end, 1),
         "operator_cpu_percent_idle": round(100 * (cpu_b - cpu_a) / IDLE_WINDOW, 1),

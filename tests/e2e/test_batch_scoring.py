@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from pace import audit_log
-from pace.adapters import inference_log
+from pace.adapters import inference_log, metrics
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.api import constants
 from pace.core import datasets, inference_records
@@ -109,6 +109,17 @@ def test_two_scheduled_runs_the_second_scores_only_new_files(
         shown = conditions(get(kube_cluster, namespace, "wine"))["BatchScored"]
         assert (shown["status"], shown["reason"]) == ("True", "Scored")
         uid = get(kube_cluster, namespace, "wine")["metadata"]["uid"]
+        sample = metrics.REGISTRY.get_sample_value
+        assert (
+            sample(
+                "pace_batch_rows_scored_total",
+                {"namespace": namespace, "model": "wine", "version": "v1"},
+            )
+            == 80 + len(frame) - 80 + 5
+        )
+        assert (
+            sample("pace_batch_files_failed_total", {"namespace": namespace, "model": "wine"}) == 1
+        )
 
     # The audit log says what was scored, by which version, in which run.
     history = audit_log.read_history(store, namespace=namespace, model="wine")

@@ -47,6 +47,24 @@ PIPELINE_RUNS = prometheus_client.Counter(
     ["namespace", "model", "result"],
     registry=REGISTRY,
 )
+BATCH_RUNS = prometheus_client.Counter(
+    "pace_batch_runs_total",
+    "Batch scoring runs by result (submitted, succeeded, failed, skipped).",
+    ["namespace", "model", "result"],
+    registry=REGISTRY,
+)
+BATCH_ROWS = prometheus_client.Counter(
+    "pace_batch_rows_scored_total",
+    "Rows scored by batch runs, by the version that scored them.",
+    ["namespace", "model", "version"],
+    registry=REGISTRY,
+)
+BATCH_FILES_FAILED = prometheus_client.Counter(
+    "pace_batch_files_failed_total",
+    "Input files a batch run could not score (each is tried again at the next run).",
+    ["namespace", "model"],
+    registry=REGISTRY,
+)
 
 
 _SERVERS: dict[tuple[str, int], int] = {}

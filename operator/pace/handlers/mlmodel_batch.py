@@ -25,7 +25,7 @@ from typing import Any
 
 import kopf
 
-from pace.adapters import events, pipeline_backend
+from pace.adapters import events, metrics, pipeline_backend
 from pace.api.conditions import ConditionType
 from pace.api.mlmodel import BatchFailure, BatchRun, BatchStatus, MLModel
 from pace.core import audit, batch, pipeline_plan, status
@@ -90,6 +90,7 @@ async def _start(
         skipped = BatchRun(state="Skipped", scheduled_at=scheduled, finished_at=now, message=why)
         _patch(patch, current, next_run_at=following, last=skipped)
         events.warn(body, reason="BatchSkipped", message=f"Batch scoring skipped: {why}.")
+        metrics.BATCH_RUNS.labels(model.namespace, model.name, "skipped").inc()
         return
     run = BatchRun(
         run=batch.run_name(model, scheduled),
@@ -109,6 +110,7 @@ async def _start(
         memo.backend.submit, _request(model, run, ctx), ir_path, env=memo.s3.to_env()
     )
     _patch(patch, current, next_run_at=following, last=run)
+    metrics.BATCH_RUNS.labels(model.namespace, model.name, "submitted").inc()
 
 
 async def _follow(
@@ -149,6 +151,13 @@ async def _follow(
                 "message": f"step {state.failed_step!r} failed: {state.message}",
             }
         )
+    metrics.BATCH_RUNS.labels(model.namespace, model.name, ended.state.lower()).inc()
+    if ended.rows_scored:
+        metrics.BATCH_ROWS.labels(model.namespace, model.name, ended.version or "").inc(
+            ended.rows_scored
+        )
+    if ended.failures:
+        metrics.BATCH_FILES_FAILED.labels(model.namespace, model.name).inc(len(ended.failures))
     event = _audit_event(model, ended)
     await auditing.append_for_model(memo, model, patch, [event], now=now)
     _patch(patch, current, last=ended)

@@ -25,12 +25,12 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PY312)
+	$(UV) sync --frozen --compile-bytecode --python $(PY312)
 	touch $@
 
 $(SERVING_VENV)/.installed: $(UV) operator/requirements-serving.lock
 	$(UV) venv --allow-existing --python $(PY312) $(SERVING_VENV)
-	$(UV) pip install --python $(SERVING_VENV)/bin/python --require-hashes -r operator/requirements-serving.lock
+	$(UV) pip install --python $(SERVING_VENV)/bin/python --compile-bytecode --require-hashes -r operator/requirements-serving.lock
 	touch $@
 
 .PHONY: system-deps

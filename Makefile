@@ -56,6 +56,10 @@ system-deps-node: ## Debian packages a real local node uses (containerd, runc, C
 .PHONY: install
 install: system-deps $(VENV)/.installed $(SERVING_VENV)/.installed ## Create .venv (operator, `pace` command) and .venv-serving (seldon-core) from the lock files; install Debian packages
 
+.PHONY: estimator-table
+estimator-table: $(VENV)/.installed ## Regenerate operator/pace/core/estimator_table.json from the locked scikit-learn (the operator checks specs with it, without importing scikit-learn)
+	$(VENV)/bin/python -c "from pace.core import estimator_table as t; t.TABLE_PATH.write_text(t.render())"
+
 .PHONY: lock
 lock: $(UV) ## Re-resolve the lock files (uv.lock, operator/requirements-serving.lock)
 	$(UV) lock --python $(PY312)
@@ -91,6 +95,7 @@ lint: $(VENV)/.installed ## ruff, mypy, import-linter, CRDs in sync
 	$(VENV)/bin/pace crds --out charts/pace/crds --check
 	$(VENV)/bin/pace alerts --out manifests/alerts --check
 	$(VENV)/bin/pace alerts --out charts/pace/files --check
+	$(VENV)/bin/python -c "from pace.core import estimator_table as t; assert t.TABLE_PATH.read_text() == t.render(), 'estimator_table.json is stale: make estimator-table'"
 
 .PHONY: test
 test: install controlplane ## Everything: unit, components, integration and e2e tests against real servers (the CI command)

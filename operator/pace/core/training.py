@@ -6,12 +6,13 @@ model and the same metrics.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from pace.core import estimator_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,44 +88,35 @@ def estimators(task: str) -> dict[str, Estimator]:
 
 
 def algorithms(task: str) -> list[str]:
-    """Named algorithms available for a task."""
-    return sorted(estimators(task))
+    """Named algorithms available for a task (from `pace.core.estimator_table`: the operator
+    checks specs without importing scikit-learn)."""
+    return estimator_table.algorithms(task)
 
 
-@functools.cache
 def parameters(task: str, algorithm: str) -> tuple[str, ...]:
     """The hyperparameters a spec may set for a named algorithm: its estimator's keyword
     arguments but those the operator sets itself."""
-    chosen = estimators(task)[algorithm]
-    return tuple(sorted(set(chosen.make().get_params(deep=False)) - set(chosen.reserved())))
+    return tuple(estimator_table.entry(task, algorithm)["params"])
 
 
 def reserved(task: str, algorithm: str) -> tuple[str, ...]:
     """The estimator's keyword arguments the operator sets itself."""
-    return estimators(task)[algorithm].reserved()
+    return tuple(estimator_table.entry(task, algorithm)["reserved"])
 
 
 def parameter_problem(task: str, algorithm: str, name: str, value: Any) -> str | None:
     """Why scikit-learn's fit would refuse ``value`` for the parameter ``name`` (None: it would
-    not, or this scikit-learn declares no constraints). The estimator's own declared constraints
-    decide, the check its fit makes first, so a value it takes is never refused here."""
-    try:
-        from sklearn.utils._param_validation import (
-            InvalidParameterError,
-            validate_parameter_constraints,
-        )
-    except ImportError:  # a scikit-learn without declared constraints: the run's fit tells
+    not, or the estimator declares no constraint on it). The estimator's own declared
+    constraints decide, the check its fit makes first, so a value it takes is never refused
+    here (`pace.core.estimator_table` holds them, generated from scikit-learn and tested
+    against it)."""
+    found = estimator_table.entry(task, algorithm)
+    constraints = found["constraints"].get(name)
+    if not constraints:
         return None
-    make = estimators(task)[algorithm].make
-    try:
-        validate_parameter_constraints(
-            getattr(make, "_parameter_constraints", {}),
-            {name: normalize(value)},
-            caller_name=make.__name__,
-        )
-    except InvalidParameterError as exc:
-        return str(exc)
-    return None
+    return estimator_table.problem(
+        constraints, name=name, value=normalize(value), caller=found["class"]
+    )
 
 
 def normalize(value: Any) -> Any:

@@ -67,3 +67,31 @@ def test_runs_stored_as_queued_keep_their_place_before_they_ask() -> None:
     queue.enqueue("early", queued_at=T0 - timedelta(minutes=1), key="ns/early")
     assert queue.admit("early")
     assert queue.order() == ["u0", "u1"]
+
+
+def test_a_reused_order_follows_every_change_made_here_and_the_watch_within_its_ttl() -> None:
+    now = [0.0]
+    stored: list[tuple[str, datetime, str]] = []
+    calls = [0]
+
+    def queued() -> list[tuple[str, datetime, str]]:
+        calls[0] += 1
+        return list(stored)
+
+    queue = TrainingQueue(limit=1, queued=queued, order_ttl=1.0, clock=lambda: now[0])
+    for i in range(3):
+        queue.enqueue(f"u{i}", queued_at=T0 + timedelta(seconds=10 + i), key=f"ns/m{i}")
+    assert [queue.position(f"u{i}") for i in range(3)] == [1, 2, 3]
+    assert calls[0] == 1  # one sort for three positions
+    # A change made here is seen at once.
+    assert queue.admit("u0")
+    assert [queue.position("u1"), queue.position("u2")] == [1, 2]
+    queue.enqueue("u9", queued_at=T0, key="ns/m9")  # queued before everyone
+    assert queue.position("u9") == 1
+    assert queue.position("u1") == 2
+    # Another process's queued run (the watch's view) counts once the order is a second old.
+    stored.append(("other", T0 - timedelta(seconds=1), "ns/other"))
+    assert queue.position("u9") == 1
+    now[0] = 1.5
+    assert queue.position("u9") == 2
+    assert queue.release("u0") == ["other"]

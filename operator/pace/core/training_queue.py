@@ -10,6 +10,7 @@ cancelled, and returns the uids that should look again (the new head of the queu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,27 +30,49 @@ class TrainingQueue:
     """uids admitted by this process (ahead of the watch)."""
     waiting: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     """uid -> (queued at, namespace/name) for runs waiting for a slot."""
+    order_ttl: float = 0.0
+    """How long the order may be reused while this process changes nothing (0: never). The
+    operator sets a second: a thousand queued models each asking for their position would
+    otherwise sort the whole queue a thousand times; the watch's view of other processes'
+    queued runs is then at most that old."""
+    clock: Callable[[], float] = time.monotonic
+    _order: list[str] | None = field(default=None, repr=False)
+    _places: dict[str, int] = field(default_factory=dict, repr=False)
+    _order_at: float = field(default=0.0, repr=False)
+
+    def _changed(self) -> None:
+        self._order = None
 
     def occupied(self) -> set[str]:
         return self.running | set(self.in_flight())
 
     def enqueue(self, uid: str, *, queued_at: datetime, key: str) -> None:
-        if uid not in self.running:
-            self.waiting.setdefault(uid, (queued_at, key))
+        if uid not in self.running and uid not in self.waiting:
+            self.waiting[uid] = (queued_at, key)
+            self._changed()
 
     def _all_waiting(self) -> dict[str, tuple[datetime, str]]:
         known = {uid: (at, key) for uid, at, key in self.queued() if uid not in self.running}
         return {**known, **self.waiting}
 
     def order(self) -> list[str]:
-        waiting = self._all_waiting()
-        return sorted(waiting, key=lambda uid: waiting[uid])
+        now = self.clock()
+        if self._order is None or now - self._order_at > self.order_ttl:
+            waiting = self._all_waiting()
+            self._order = sorted(waiting, key=lambda uid: waiting[uid])
+            self._places = {uid: i for i, uid in enumerate(self._order)}
+            self._order_at = now
+        return self._order
 
     def position(self, uid: str) -> int | None:
         """1-based place in the queue; None when not waiting."""
         if uid not in self.waiting:
             return None
-        return self.order().index(uid) + 1
+        self.order()
+        if uid not in self._places:
+            self._changed()
+            self.order()
+        return self._places[uid] + 1
 
     def admit(self, uid: str) -> bool:
         """Take a slot if one is free and ``uid`` is the earliest waiting run."""
@@ -64,17 +87,20 @@ class TrainingQueue:
             return False
         del self.waiting[uid]
         self.running.add(uid)
+        self._changed()
         return True
 
     def adopt(self, uid: str) -> None:
         """A run found in flight (after a restart, or submitted before the queue saw it)."""
         self.waiting.pop(uid, None)
         self.running.add(uid)
+        self._changed()
 
     def release(self, uid: str) -> list[str]:
         """Free ``uid``'s slot (or its place in the queue); the uids that may now start."""
         self.running.discard(uid)
         self.waiting.pop(uid, None)
+        self._changed()
         free = self.limit - len(self.occupied() - {uid})
         return self.order()[: max(free, 0)]
 

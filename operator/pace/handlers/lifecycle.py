@@ -56,7 +56,9 @@ async def configure(
     memo.wakers = reconciler.Wakers()
     memo.notifier = notifier.Notifier(memo)
     memo.reconcile_slots = asyncio.Semaphore(reconciler.CONCURRENT_RECONCILES)
-    memo.training_queue = training_queue.TrainingQueue(limit=config.max_training_runs)
+    memo.training_queue = training_queue.TrainingQueue(
+        limit=config.max_training_runs, order_ttl=1.0
+    )
     memo.training_queue_keys = {}
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     memo.s3, memo.store = await _object_store(config, memo.kube, logger)

@@ -106,7 +106,41 @@ def test_submit_is_idempotent_and_status_is_mapped(
     assert backend.status(REQUEST).state == "Failed"
 
 
-def assert_steps_configured(run: dict[str, Any]) -> None:
+def test_a_batch_run_goes_to_kubeflow_the_same_way(
+    kfp_api: tuple[KfpApi, str], tmp_path: Path
+) -> None:
+    """spec.batch: the batch pipeline is submitted like a training run (once, named by its
+    namespace and run, its step given the store by Secret reference only)."""
+    api, host = kfp_api
+    ir = pipeline_backend.compile_batch(cache_dir=tmp_path, steps=STEPS)
+    backend = pipeline_backend.KfpBackend(host, steps=STEPS)
+    request = pipeline_plan.BatchRequest(
+        namespace="ns",
+        model_name="iris",
+        model_uid=REQUEST.model_uid,
+        run_name="iris-batch-5f0c2a-202611280200",
+        version="v2",
+        model_uri="s3://models/models/ns/iris/5f0c2a9e/versions/v2/model.joblib",
+        input_uri="s3://drops/iris/",
+        output_uri="s3://scored/iris/",
+        task="classification",
+        target="target",
+    )
+    operator_env = {"AWS_SECRET_ACCESS_KEY": "s3cr3t-value", "PACE_S3_ENDPOINT": "127.0.0.1:9"}
+    backend.submit(request, ir, env=operator_env)
+    backend.submit(request, ir, env=operator_env)  # a restarted operator: no second run
+    [run] = api.runs.values()
+    assert run["display_name"] == "ns/iris-batch-5f0c2a-202611280200"
+    assert run["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "pace-batch"
+    parameters = run["runtime_config"]["parameters"]
+    assert parameters["version"] == "v2"
+    assert parameters["input_uri"] == "s3://drops/iris/"
+    assert parameters["features"] == []
+    assert_steps_configured(run, steps=1)
+    assert backend.status(request).state == "Pending"
+
+
+def assert_steps_configured(run: dict[str, Any], *, steps: int = 7) -> None:
     """Every step of the submitted pipeline reads the store's keys from the Secret by
     reference (kfp-kubernetes platform spec) and its address from plain variables; no key
     value from the operator's environment reaches Kubeflow."""
@@ -115,9 +149,9 @@ def assert_steps_configured(run: dict[str, Any]) -> None:
     spec = run["pipeline_spec"]["pipeline_spec"]
     platform = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]
     executors = platform["deploymentSpec"]["executors"]
-    steps = spec["deploymentSpec"]["executors"]
-    assert len(steps) == 7
-    for name, executor in steps.items():
+    executors_of_steps = spec["deploymentSpec"]["executors"]
+    assert len(executors_of_steps) == steps
+    for name, executor in executors_of_steps.items():
         env = {e["name"]: e["value"] for e in executor["container"]["env"]}
         assert env == {
             "PACE_S3_ENDPOINT": "minio.storage.svc:9000",

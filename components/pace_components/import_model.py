@@ -48,7 +48,7 @@ def import_model(
     import pandas as pd
 
     from pace.adapters import object_store
-    from pace.core import evaluation, imported_model
+    from pace.core import evaluation, imported_model, seldon_manifest
 
     if model_format != "sklearn":
         raise imported_model.ModelImportError(
@@ -65,11 +65,9 @@ def import_model(
         why = f"{name} does not load with joblib: {type(exc).__name__}: {exc}"
         raise imported_model.refusal(model_uri, [why]) from exc
     frame = pd.read_parquet(dataset.path)
-    train, test = evaluation.split(
-        frame, target=target, task=task, test_size=test_size, seed=seed, group_by=group_by or None
+    train, test = evaluation.split_for_training(
+        frame, target=target, task=task, test_size=test_size, seed=seed, group_by=group_by
     )
-    if group_by:
-        train, test = train.drop(columns=[group_by]), test.drop(columns=[group_by])
     features = [c for c in test.columns if c != target]
     problems = imported_model.fit_problems(fitted, features=features, task=task)
     if not problems:
@@ -77,10 +75,10 @@ def import_model(
         try:
             with warnings.catch_warnings():  # fitted on a frame, called with an array: fine
                 warnings.simplefilter("ignore", UserWarning)
-                getattr(fitted, imported_model.served_method(task))(rows)
+                getattr(fitted, seldon_manifest.served_method(task))(rows)
         except Exception as exc:
             problems.append(
-                f"{imported_model.served_method(task)}() on the dataset's rows failed: "
+                f"{seldon_manifest.served_method(task)}() on the dataset's rows failed: "
                 f"{type(exc).__name__}: {exc}"
             )
     if problems:

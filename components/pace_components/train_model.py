@@ -52,11 +52,9 @@ def train_model(
     from pace.core import evaluation, training
 
     frame = pd.read_parquet(dataset.path)
-    train, test = evaluation.split(
-        frame, target=target, task=task, test_size=test_size, seed=seed, group_by=group_by or None
+    train, test = evaluation.split_for_training(
+        frame, target=target, task=task, test_size=test_size, seed=seed, group_by=group_by
     )
-    if group_by:
-        train, test = train.drop(columns=[group_by]), test.drop(columns=[group_by])
     result = training.train(
         train,
         target=target,

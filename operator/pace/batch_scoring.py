@@ -14,7 +14,6 @@ namespace (`pace.core.uri_policy`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -22,13 +21,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pace.adapters.object_store import ObjectStore, S3Settings, read_uri
+from pace.adapters.object_store import ObjectStore, S3Settings, read_uri, store_for
 from pace.core import batch, datasets, inference_records
 from pace.core.pipeline_plan import BatchRequest
-
-
-def _store(settings: S3Settings, bucket: str) -> ObjectStore:
-    return ObjectStore(dataclasses.replace(settings, bucket=bucket))
 
 
 def features_of(model: Any, job: BatchRequest, columns: list[str]) -> list[str]:
@@ -42,9 +37,12 @@ def features_of(model: Any, job: BatchRequest, columns: list[str]) -> list[str]:
     return [c for c in columns if c != job.target]
 
 
-def predictions(model: Any, frame: Any, job: BatchRequest) -> tuple[Any, list[dict[str, Any]]]:
+def predictions(
+    model: Any, frame: Any, job: BatchRequest
+) -> tuple[Any, list[dict[str, Any]], list[str]]:
     """The output frame (the input's columns, ``prediction``, class probabilities
-    ``proba_<class>``, ``_version``, ``_run``) and the inference log's response rows."""
+    ``proba_<class>``, ``_version``, ``_run``), the inference log's response rows, and the
+    feature columns scored."""
     columns = features_of(model, job, list(frame.columns))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -70,7 +68,7 @@ def predictions(model: Any, frame: Any, job: BatchRequest) -> tuple[Any, list[di
         ]
     out["_version"] = job.version
     out["_run"] = job.run_name
-    return out, answers
+    return out, answers, columns
 
 
 def _log_rows(
@@ -111,8 +109,8 @@ def score(
     in_bucket, in_prefix = batch.split_uri(job.input_uri)
     out_bucket, out_prefix = batch.split_uri(job.output_uri)
     source, sink, own = (
-        _store(settings, in_bucket),
-        _store(settings, out_bucket),
+        store_for(settings, in_bucket),
+        store_for(settings, out_bucket),
         ObjectStore(settings),
     )
     inputs = sorted(k for k in source.list(in_prefix) if batch.is_input(k))
@@ -130,8 +128,7 @@ def score(
         try:
             fmt = "csv" if key.endswith(".csv") else "parquet"
             frame = datasets.read_bytes(source.get(key), fmt)
-            out, answers = predictions(model, frame, job)
-            columns = features_of(model, job, list(frame.columns))
+            out, answers, columns = predictions(model, frame, job)
             ts = (now or datetime.now(UTC)).timestamp()
             requests, responses = _log_rows(frame, answers, columns, job, key=uri, ts=ts)
             at = datetime.fromtimestamp(ts, tz=UTC)

@@ -17,7 +17,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -32,10 +31,11 @@ from pace.api import constants
 from pace.core import notifications, serving_credentials
 from pace.localstack import processes
 from pace.localstack.minio import MinioInfo
-from tests.e2e.test_train_and_register import get, operator_env, wine
+from tests.e2e.conftest import RolloutEnv
+from tests.e2e.test_train_and_register import get, wine
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
-from tests.servers.serving import ServingRuntime, running_prometheus
+from tests.servers.serving import ServingRuntime
 from tests.servers.webhook import WebhookReceiver
 
 ROWS = load_wine().data.tolist()
@@ -131,16 +131,9 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
     minio_server: MinioInfo,
     s3_settings: S3Settings,
     serving: ServingRuntime,
-    tmp_path: Path,
+    rollout_env: RolloutEnv,
 ) -> None:
-    metrics_port = processes.free_port()
-    prom = running_prometheus(
-        tmp_path / "prom",
-        {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
-    )
-    prom_info = next(prom)
-    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
-    env |= {"PACE_PROMETHEUS_URL": prom_info.url, "PACE_SERVING_GATEWAY": serving.url}
+    env, metrics_port = rollout_env.env, rollout_env.metrics_port
     body = wine(
         "wine", serving={"canary": {"steps": [25, 50, 100], "interval": "6s", "maxFailedChecks": 1}}
     )
@@ -448,7 +441,6 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
     finally:
         traffic.stop.set()
         receiver.close()
-        next(prom, None)
 
 
 def secret_exists(cluster: Cluster, namespace: str, name: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 from typing import Any
 
 import joblib
@@ -20,13 +19,12 @@ from sklearn.preprocessing import StandardScaler
 from pace.adapters.object_store import ObjectStore, S3Settings
 from pace.api import constants
 from pace.core import datasets, naming
-from pace.localstack import processes
-from pace.localstack.minio import MinioInfo
+from tests.e2e.conftest import RolloutEnv
 from tests.e2e.test_canary_rollout import Traffic, conditions_of, one_prediction, status, weights
-from tests.e2e.test_train_and_register import operator_env, wine
+from tests.e2e.test_train_and_register import wine
 from tests.servers.kube_apiserver import Cluster
 from tests.servers.operator import eventually, running_operator
-from tests.servers.serving import ServingRuntime, running_prometheus
+from tests.servers.serving import ServingRuntime
 
 
 def _fitted(C: float) -> bytes:
@@ -54,24 +52,16 @@ def _set_model_uri(cluster: Cluster, namespace: str, uri: str) -> None:
 def test_an_imported_model_is_served_canaried_and_a_bad_pickle_refused(
     kube_cluster: Cluster,
     namespace: str,
-    minio_server: MinioInfo,
     s3_settings: S3Settings,
     serving: ServingRuntime,
-    tmp_path: Path,
+    rollout_env: RolloutEnv,
 ) -> None:
     store = ObjectStore(s3_settings)
     store.ensure_bucket()
     first, second = _fitted(1.0), _fitted(0.5)
     first_uri = store.put("incoming/wine/2026-11-01/model.joblib", first)
     store.put("incoming/wine/2026-11-28/model.joblib", second)
-    metrics_port = processes.free_port()
-    prom = running_prometheus(
-        tmp_path / "prom",
-        {"router": serving.metrics_target, "operator": f"127.0.0.1:{metrics_port}"},
-    )
-    prom_info = next(prom)
-    env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
-    env |= {"PACE_PROMETHEUS_URL": prom_info.url, "PACE_SERVING_GATEWAY": serving.url}
+    env, metrics_port = rollout_env.env, rollout_env.metrics_port
     body = wine(
         "wine",
         model={"uri": first_uri},
@@ -190,4 +180,3 @@ def test_an_imported_model_is_served_canaried_and_a_bad_pickle_refused(
             assert one_prediction(predict_url) == 200
     finally:
         traffic.stop.set()
-        next(prom, None)

@@ -169,7 +169,12 @@ class ObjectStore:
         return sorted(found, key=lambda item: (item[1], item[0]))
 
 
+def store_for(settings: S3Settings, bucket: str) -> ObjectStore:
+    """The same endpoint and keys, another bucket."""
+    return ObjectStore(dataclasses.replace(settings, bucket=bucket))
+
+
 def read_uri(uri: str, settings: S3Settings) -> bytes:
     """Bytes of an s3://bucket/key URI on the configured endpoint (any bucket)."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return ObjectStore(dataclasses.replace(settings, bucket=bucket)).get(key)
+    return store_for(settings, bucket).get(key)

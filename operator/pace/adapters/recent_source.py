@@ -10,12 +10,11 @@ the features and the target.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 from pace.adapters import inference_log
-from pace.adapters.object_store import ObjectStore, S3Settings
+from pace.adapters.object_store import ObjectStore, S3Settings, store_for
 from pace.core import datasets, durations, inference_records, recent_data
 
 
@@ -77,7 +76,7 @@ def from_prefix(
     import pandas as pd
 
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    store = ObjectStore(dataclasses.replace(settings, bucket=bucket))
+    store = store_for(settings, bucket)
     after = datetime.fromtimestamp(since if since is not None else 0, tz=UTC)
     found = [
         (modified, key)

@@ -40,6 +40,19 @@ def split(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def split_for_training(
+    frame: pd.DataFrame, *, target: str, task: str, test_size: float, seed: int, group_by: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`split` as a run does it: the group column ("" for none) is dropped from both sides
+    once it has kept its groups apart (it is not a feature)."""
+    train, test = split(
+        frame, target=target, task=task, test_size=test_size, seed=seed, group_by=group_by or None
+    )
+    if group_by:
+        train, test = train.drop(columns=[group_by]), test.drop(columns=[group_by])
+    return train, test
+
+
 def compute_metrics(
     model: Any, test: pd.DataFrame, *, target: str, task: str, sensitive_feature: str | None = None
 ) -> dict[str, float]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pace.core.seldon_manifest import served_method
+
 FOLDER_FILE = "model.joblib"
 """The file a folder URI names: what Seldon's SKLearn server loads from a model folder."""
 
@@ -29,11 +31,6 @@ def model_location(uri: str) -> tuple[str, str]:
     if key.endswith("/"):
         key += FOLDER_FILE
     return bucket, key
-
-
-def served_method(task: str) -> str:
-    """What the serving runtime calls (`pace.core.seldon_manifest` sets the same)."""
-    return "predict_proba" if task == "classification" else "predict"
 
 
 def class_path(model: Any) -> str:

@@ -18,6 +18,12 @@ KIND = "SeldonDeployment"
 MODEL_SERVER = {"classification": "SKLEARN_SERVER", "regression": "SKLEARN_SERVER"}
 
 
+def served_method(task: str) -> str:
+    """What the serving runtime calls on the model: class probabilities for a
+    classification, the prediction for a regression."""
+    return "predict_proba" if task == "classification" else "predict"
+
+
 def model_folder(version: VersionRecord) -> str:
     """The s3:// folder holding model.joblib (what SKLEARN_SERVER expects)."""
     uri = version.artifact_uri or ""
@@ -44,7 +50,7 @@ def _predictor(
             {
                 "name": "method",
                 "type": "STRING",
-                "value": "predict_proba" if model.spec.task == "classification" else "predict",
+                "value": served_method(model.spec.task),
             }
         ],
     }

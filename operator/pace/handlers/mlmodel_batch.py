@@ -10,9 +10,12 @@ Called by `pace.handlers.mlmodel.reconcile`. One move per look:
    (``BatchScored`` or ``BatchFailed``) that says what was scored by which version;
 3. at ``nextRunAt`` the scoring version is resolved (``serving`` or ``vN``) and the batch
    pipeline (`pace_components.batch_pipeline`) is submitted to the same backend as training,
-   under a run name derived from the schedule time, after the run is written to status, so
-   a restarted operator finds it instead of starting another. Schedule times missed while the
-   operator was away are not caught up one by one: the next run scores everything new.
+   under a run name derived from the schedule time; submission is idempotent by that name,
+   so an operator restarted before its status write finds the run instead of starting
+   another. Schedule times missed while the
+   operator was away are not caught up one by one: the next run scores everything new. A run
+   whose worker went away (Lost) ends Failed; it is not resubmitted, since the next scheduled
+   run scores whatever it left.
 
 Batch runs are not counted by the training queue (they load one model and stream files).
 """
@@ -26,7 +29,7 @@ from typing import Any
 import kopf
 
 from pace.adapters import events, metrics, pipeline_backend
-from pace.api.conditions import ConditionType
+from pace.api.conditions import Condition, ConditionType
 from pace.api.mlmodel import BatchFailure, BatchRun, BatchStatus, MLModel
 from pace.core import audit, batch, pipeline_plan, status
 from pace.handlers import auditing, reporting
@@ -129,26 +132,20 @@ async def _follow(
         if state.state != run.state:
             _patch(patch, current, last=run.model_copy(update={"state": state.state}))
         return
-    if state.state in ("Lost", "NotFound"):
-        # The worker went away: submit the same run again (it scores only what is left).
-        ir_path = await asyncio.to_thread(
-            pipeline_backend.compile_batch,
-            cache_dir=memo.config.pipeline_dir / "compiled",
-            steps=memo.backend.steps,
-        )
-        await asyncio.to_thread(memo.backend.submit, request, ir_path, env=memo.s3.to_env())
-        return
     if state.state == "Succeeded":
         key = batch.report_key(model.namespace, model.name, model.uid, request.run_name)
         report: dict[str, Any] = await asyncio.to_thread(memo.store.get_json, key)
         ended = _succeeded(run, report, uri=memo.store.uri(key), now=now)
-    else:
+    else:  # Failed, or Lost/NotFound (its worker went away): the next run scores what is left
+        why = state.message or f"the run is {state.state}"
         ended = run.model_copy(
             update={
                 "state": "Failed",
                 "finished_at": now,
                 "failed_step": state.failed_step,
-                "message": f"step {state.failed_step!r} failed: {state.message}",
+                "message": f"step {state.failed_step!r} failed: {why}"
+                if state.failed_step
+                else f"{why} ({state.state})",
             }
         )
     metrics.BATCH_RUNS.labels(model.namespace, model.name, ended.state.lower()).inc()
@@ -214,7 +211,7 @@ def _audit_event(model: MLModel, run: BatchRun) -> audit.AuditEvent:
     )
 
 
-def _condition(model: MLModel, run: BatchRun, *, now: datetime) -> Any:
+def _condition(model: MLModel, run: BatchRun, *, now: datetime) -> Condition:
     if run.state == "Succeeded" and not run.failures:
         return status.condition(
             BATCH_SCORED, "True", "Scored", run.message or "", generation=model.generation, now=now

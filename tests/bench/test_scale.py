@@ -126,7 +126,7 @@ def _apply_all(
 
 def _apiserver_requests(cluster: Cluster) -> dict[str, float]:
     """Non-watch requests the API server has served on PACE's kinds and on events, by
-    verb/resource/subresource."""
+    verb/resource/subresource (and the response code, when it is not a success)."""
     text = cluster.client.call_api(
         "/metrics",
         "GET",
@@ -144,8 +144,21 @@ def _apiserver_requests(cluster: Cluster) -> dict[str, float]:
         if f'group="{constants.GROUP}"' in labels or 'resource="events"' in labels:
             fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
             key = f"{fields.get('verb')} {fields.get('resource')}/{fields.get('subresource', '')}"
+            code = fields.get("code", "")
+            if not code.startswith("2"):
+                key += f" {code}"
             counts[key] = counts.get(key, 0.0) + float(value)
     return counts
+
+
+def _events_by_reason(cluster: Cluster, namespace: str) -> dict[str, int]:
+    """Events posted in the namespace, by involved kind and reason (each transition the
+    operator announced)."""
+    counts: dict[str, int] = {}
+    for event in cluster.core.list_namespaced_event(namespace).items:
+        key = f"{event.involved_object.kind} {event.reason}"
+        counts[key] = counts.get(key, 0) + (event.count or 1)
+    return dict(sorted(counts.items()))
 
 
 def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -187,6 +200,29 @@ class StatusWatch:
                 if self.stop.is_set():
                     watch.stop()
                     break
+
+
+def _lag_p50_by_kind(
+    seen: dict[tuple[str, str], float], applied: dict[tuple[str, str], float]
+) -> dict[str, float]:
+    by_kind: dict[str, list[float]] = {}
+    for key, at in seen.items():
+        if key in applied:
+            by_kind.setdefault(key[0], []).append(max(0.0, at - applied[key]))
+    return {kind: round(statistics.median(lags), 2) for kind, lags in sorted(by_kind.items())}
+
+
+def _lag_by_decile(
+    seen: dict[tuple[str, str], float], applied: dict[tuple[str, str], float]
+) -> list[float]:
+    """Median first-status lag of each tenth of the objects, in the order they were applied:
+    a lag that grows along the apply is a backlog, a flat one is a fixed delay."""
+    order = sorted((at, key) for key, at in applied.items() if key in seen)
+    tenth = max(1, len(order) // 10)
+    return [
+        round(statistics.median(seen[key] - at for at, key in order[i : i + tenth]), 2)
+        for i in range(0, len(order), tenth)
+    ]
 
 
 def _proc_stats(pid: int) -> tuple[float, float]:
@@ -248,6 +284,7 @@ def test_scale(
     try:
         time.sleep(3)  # started and watching (nothing to index yet)
         rss0, cpu0 = _proc_stats(operator.pid)
+        wave_before = _apiserver_requests(kube_cluster)
         start, end, applied = _apply_all(kube_cluster, op_ns)
         deadline = time.monotonic() + 600
         while len(watch.seen) < total and time.monotonic() < deadline:
@@ -256,6 +293,8 @@ def test_scale(
         all_status = max(watch.seen.values(), default=end) - start
         lags = sorted(max(0.0, watch.seen[k] - applied[k]) for k in watch.seen if k in applied)
         settled_cpu = _proc_stats(operator.pid)[1]
+        wave = _delta(_apiserver_requests(kube_cluster), wave_before)
+        wave_events = _events_by_reason(kube_cluster, op_ns)
         # Let the first wave of writes settle: until a 10 s window has fewer requests than the
         # idle target would allow (one per object per minute), at most SETTLE_MAX seconds.
         settle_started = time.monotonic()
@@ -307,6 +346,10 @@ def test_scale(
         "idle_requests_per_object_per_minute": round(60 * idle_rate / total, 4),
         "apiserver_baseline_requests_per_second": round(baseline_rate, 3),
         "idle_requests_by_kind": {k: int(v) for k, v in sorted(idle.items())},
+        "first_status_lag_p50_by_kind": _lag_p50_by_kind(watch.seen, applied),
+        "first_status_lag_p50_by_apply_decile": _lag_by_decile(watch.seen, applied),
+        "first_wave_requests_by_kind": {k: int(v) for k, v in sorted(wave.items())},
+        "first_wave_events_by_reason": wave_events,
         "training_limit": 1,
     }
     results.record("scale", figures)

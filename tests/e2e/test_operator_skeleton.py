@@ -4,6 +4,7 @@ events, kopf state in annotations, metrics."""
 from __future__ import annotations
 
 import copy
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,43 @@ def test_monitor_of_missing_model_says_so_then_recovers(
         what="Ready=True",
     )
     assert conditions(obj)["ModelFound"]["reason"] == "ModelFound"
+
+
+def test_a_monitor_applied_just_before_its_model_never_says_the_model_is_missing(
+    kube_cluster: Cluster, namespace: str, operator: KopfRunner
+) -> None:
+    """``kubectl apply -f dir/`` order: the monitor first, its model a moment later. The
+    monitor waits quietly for it (no ModelNotFound condition, no Warning event), then is Ready."""
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.DRIFT_MONITOR_PLURAL,
+        sample("driftmonitor_wine.yaml"),
+    )
+    time.sleep(2)  # the monitor's first look has happened (it is seen within a second)
+    kube_cluster.custom.create_namespaced_custom_object(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        constants.MLMODEL_PLURAL,
+        sample("mlmodel_wine.yaml"),
+    )
+    obj = eventually(
+        lambda: (
+            conditions(o := get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine"))
+            .get("Ready", {})
+            .get("status")
+            == "True"
+            and o
+        ),
+        what="Ready=True",
+    )
+    found = conditions(obj)["ModelFound"]
+    # Never False: its transition time is its first report, and there was no earlier one.
+    assert (found["status"], found["reason"]) == ("True", "ModelFound")
+    reasons = [e.reason for e in events_for(kube_cluster, namespace, "wine")]
+    assert "ModelNotFound" not in reasons, reasons
 
 
 def test_policy_checks_model_and_monitor(
@@ -330,3 +368,52 @@ def test_specs_naming_data_the_operator_may_not_read_are_refused_by_field(
         "spec.reference.uri: 's3://pace/inference-logs/other-team/wine/' is in PACE's "
         "inference-logs/ data of namespace 'other-team'" in ready["message"]
     )
+
+
+def test_a_monitor_has_no_finalizer_and_its_loop_ends_when_it_is_deleted(
+    kube_cluster: Cluster, namespace: str
+) -> None:
+    """Kinds with nothing to clean up carry no finalizer (no write spent on it, and deletable
+    with the operator down); the watch's deletion ends their loop, and a monitor made again
+    under the same name gets a loop of its own."""
+    port = processes.free_port()
+
+    def loops() -> float | None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith('pace_reconcile_loops{kind="DriftMonitor"}'):
+                    return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def create() -> None:
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            constants.DRIFT_MONITOR_PLURAL,
+            sample("driftmonitor_wine.yaml"),
+        )
+
+    def shown() -> dict[str, Any] | None:
+        obj = get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine")
+        return obj if "ModelFound" in conditions(obj) else None
+
+    with running_operator(namespace, metrics_port=port):
+        create()
+        obj = eventually(shown, what="the monitor's status")
+        assert "finalizers" not in obj["metadata"], obj["metadata"]
+        eventually(lambda: loops() == 1.0, what="one DriftMonitor loop", context=loops)
+
+        kube_cluster.custom.delete_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.DRIFT_MONITOR_PLURAL, "wine"
+        )
+        # Gone at once (nothing holds it), and its loop ends.
+        listed = kube_cluster.custom.list_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.DRIFT_MONITOR_PLURAL
+        )
+        assert listed["items"] == []
+        eventually(lambda: loops() == 0.0, what="the deleted monitor's loop ended", context=loops)
+
+        create()
+        eventually(shown, what="the new monitor's status")
+        eventually(lambda: loops() == 1.0, what="the new monitor's loop", context=loops)

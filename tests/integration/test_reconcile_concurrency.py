@@ -148,6 +148,7 @@ def test_concurrent_reconciles_and_writers_lose_no_update(
         )
         # Settle: whatever the writers did last, one more reconcile leaves the model complete.
         await _reconcile_until_quiet(kube, namespace, name, ctx, stats, posted)
+        await kube.aio.close()
 
     asyncio.run(contend())
     stored = kube_cluster.custom.get_namespaced_custom_object(

@@ -1,8 +1,10 @@
 """Reference conditions name what is missing; the retry delay backs off and is capped."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pace.core import references
+from pace.handlers import reporting
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -68,3 +70,18 @@ def test_a_part_of_the_spec_that_cannot_work_keeps_ready_false() -> None:
     )
     assert both[1].reason == "ModelNotFound"
     assert both[1].message.endswith("; " + broken)
+
+
+def test_a_new_object_has_a_grace_before_it_reports_what_is_missing() -> None:
+    created = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    meta = {"name": "m", "namespace": "ns", "creationTimestamp": "2026-01-01T12:00:00Z"}
+
+    def grace(at: datetime, status: dict[str, Any] | None = None) -> float | None:
+        body = {"metadata": meta, **({"status": status} if status else {})}
+        return reporting.reference_grace(body=body, now=at)
+
+    assert grace(created + timedelta(seconds=3)) == 7.0
+    assert grace(created + timedelta(seconds=10)) is None  # then it says so
+    assert grace(created - timedelta(seconds=30)) == reporting.REFERENCE_GRACE  # clock skew
+    # Not new: it has reported before.
+    assert grace(created, status={"conditions": [{"type": "Ready"}]}) is None

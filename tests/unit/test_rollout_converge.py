@@ -58,9 +58,7 @@ def context(stored: dict[str, Any] | None) -> tuple[reconciler.Context, Kube]:
         sink_key=None,
     )
     # As the operator's index keeps it (the index function itself, not a copy of its shape).
-    kept = (
-        indexes.pace_seldondeployments(body=stored, namespace="team", name="wine") if stored else {}
-    )
+    kept = indexes.seldon_entry(stored, "team", "wine") if stored else {}
     found = {indexes.SELDON_DEPLOYMENTS: {k: [v] for k, v in kept.items()}}
     return reconciler.Context(
         memo=memo, indexes=found, logger=None, wakers=reconciler.Wakers()

@@ -1,12 +1,13 @@
 """Kubernetes API access for the operator and the local stack (the only kube client code).
 
-Wraps the official `kubernetes` client. Its calls block, so the async methods run them in a
-worker thread and kopf's event loop never waits on the network.
+Wraps the official `kubernetes` client. Its calls block; the async methods the reconcilers use
+on every look (get, conditional patch, annotate) go through `pace.adapters.kube_async`
+(aiohttp, same credentials), the rare rest through a worker thread, so kopf's event loop never
+waits on the network.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import time
@@ -16,15 +17,10 @@ from typing import Any
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from pace.adapters.kube_async import AsyncKube, Conflict, Gone
 from pace.api import constants
 
-
-class Conflict(Exception):
-    """The object changed since it was read (HTTP 409): read it again and decide again."""
-
-
-class Gone(Exception):
-    """The object no longer exists (HTTP 404)."""
+__all__ = ["Conflict", "Gone", "KubeApi", "apply_crds", "load_client"]
 
 
 def load_client(kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
@@ -47,6 +43,7 @@ class KubeApi:
         self.client = client
         self.custom = kubernetes.client.CustomObjectsApi(client)
         self.core = kubernetes.client.CoreV1Api(client)
+        self.aio = AsyncKube(client.configuration)
 
     def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """One of our objects, or None when it does not exist."""
@@ -162,8 +159,8 @@ class KubeApi:
         return str(request.status.token)
 
     async def aget_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """`get_object` in a worker thread."""
-        return await asyncio.to_thread(self.get_object, plural, namespace, name)
+        """`get_object` without blocking the event loop."""
+        return await self.aio.get_object(plural, namespace, name)
 
     def list_objects(self, plural: str, namespace: str) -> list[dict[str, Any]]:
         """Every object of one of our kinds in a namespace."""
@@ -171,10 +168,6 @@ class KubeApi:
             constants.GROUP, constants.VERSION, namespace, plural
         )
         return list(listed.get("items", []))
-
-    async def alist_objects(self, plural: str, namespace: str) -> list[dict[str, Any]]:
-        """`list_objects` in a worker thread."""
-        return await asyncio.to_thread(self.list_objects, plural, namespace)
 
     def annotate(
         self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]
@@ -241,22 +234,26 @@ class KubeApi:
         resource_version: str,
         status: bool,
     ) -> dict[str, Any]:
-        """`patch_conditional` in a worker thread."""
-        return await asyncio.to_thread(
-            self.patch_conditional,
-            plural,
-            namespace,
-            name,
-            patch,
-            resource_version=resource_version,
-            status=status,
-        )
+        """`patch_conditional` without blocking the event loop."""
+        body = {
+            **patch,
+            "metadata": {**patch.get("metadata", {}), "resourceVersion": resource_version},
+        }
+        try:
+            return await self.aio.patch(plural, namespace, name, body, status=status)
+        except Conflict:
+            changed = f"{plural}/{namespace}/{name} changed since {resource_version}"
+            raise Conflict(changed) from None
+        except Gone:
+            raise Gone(f"{plural}/{namespace}/{name} no longer exists") from None
 
     async def aannotate(
         self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]
     ) -> None:
-        """`annotate` in a worker thread."""
-        await asyncio.to_thread(self.annotate, plural, namespace, name, annotations)
+        """`annotate` without blocking the event loop."""
+        await self.aio.patch(
+            plural, namespace, name, {"metadata": {"annotations": annotations}}, status=False
+        )
 
 
 def apply_crds(

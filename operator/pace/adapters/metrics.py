@@ -22,6 +22,12 @@ RECONCILE_ERRORS = prometheus_client.Counter(
     ["kind", "reason"],
     registry=REGISTRY,
 )
+RECONCILE_LOOPS = prometheus_client.Gauge(
+    "pace_reconcile_loops",
+    "Objects whose reconcile loop is running, by kind (one loop per object).",
+    ["kind"],
+    registry=REGISTRY,
+)
 STATUS_WRITES = prometheus_client.Counter(
     "pace_status_writes_total",
     "Conditional writes (status and annotations) made by the reconcilers, by kind.",

@@ -8,6 +8,7 @@ whose model does not exist yet, or does not serve yet, makes no request until it
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ import pydantic
 
 from pace.api import constants
 from pace.api.drift_monitor import DriftMonitor
-from pace.core import spec_checks, uri_policy
+from pace.core import merge_patch, spec_checks, uri_policy
 from pace.handlers import drift_check, indexes, reconciler, reporting
 from pace.handlers.reconciler import Context
 
@@ -37,25 +38,38 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
             monitor.spec, monitor.namespace, ctx.memo.config.read_policy
         )
     )
+    refs: list[reporting.Ref] = [
+        (
+            constants.MLMODEL_PLURAL,
+            constants.MLMODEL_KIND,
+            monitor.spec.model_ref.name,
+            "spec.modelRef",
+        )
+    ]
+    invalid = spec_checks.message(unworkable) if unworkable else None
+    wait, seen = await reporting.look_up_references(
+        body=body, found=ctx.indexes, refs=refs, now=now, invalid=invalid, kube=ctx.memo.kube
+    )
+    if wait is not None:
+        return wait  # applied with its model, which does not exist yet: waits quietly
+    ctx = dataclasses.replace(ctx, indexes=seen)
     found, moved = reporting.references_move(
         kind=KIND,
         body=body,
         found=ctx.indexes,
-        refs=[
-            (
-                constants.MLMODEL_PLURAL,
-                constants.MLMODEL_KIND,
-                monitor.spec.model_ref.name,
-                "spec.modelRef",
-            )
-        ],
+        refs=refs,
         ready_message="Watching the model.",
         now=now,
-        invalid=spec_checks.message(unworkable) if unworkable else None,
+        invalid=invalid,
     )
     if moved:
         patch.update(moved)
-        return 0.0
+        if not found or unworkable:
+            return 0.0
+        # Found: the first check's verdict (often "no serving version yet") goes out in the
+        # same write, from the object as that write leaves it.
+        body = merge_patch.apply(body, dict(moved))
+        monitor = DriftMonitor.from_body(body)
     if not found or unworkable:
         return None  # the model's creation (or a spec change) wakes the monitor
     return await drift_check.check(monitor, body, patch, ctx, now)

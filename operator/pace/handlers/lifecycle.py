@@ -181,7 +181,7 @@ def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBacken
 @kopf.on.cleanup()
 async def flush_sink(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Flush every acknowledged inference record before the operator exits; stop the warm
-    step server (runs in flight go on)."""
+    step server (runs in flight go on); close the API connections."""
     if isinstance(getattr(memo, "backend", None), pipeline_backend.LocalBackend):
         if getattr(memo, "warming", None) is not None:
             # Its failure was logged when it happened; it must not hold the shutdown up.
@@ -191,6 +191,8 @@ async def flush_sink(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     if getattr(memo, "sink", None) is not None:
         await memo.sink.close(memo.sink_runner)
         logger.info("inference log sink flushed (%d rows written)", memo.sink.written_rows)
+    if getattr(memo, "kube", None) is not None:
+        await memo.kube.aio.close()
 
 
 @kopf.on.login()

@@ -35,7 +35,6 @@ conditional on the resourceVersion read, so no two looks can both act on one sta
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -84,8 +83,9 @@ Step = Callable[[MLModel, dict[str, Any], kopf.Patch, Context, datetime], Awaita
 async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> float | None:
     """One look at an MLModel: the first step that changes something writes its patch."""
     now = datetime.now(UTC)
-    # In a thread: the first look imports scikit-learn (the estimators' parameters).
-    model = await asyncio.to_thread(parse, body, ctx.memo.config.read_policy)
+    # Inline: parsing is pure CPU (the estimators' parameters come from the generated table,
+    # `pace.core.estimator_table`; scikit-learn is never imported here).
+    model = parse(body, ctx.memo.config.read_policy)
     if isinstance(model, str):
         _invalid_spec(body, patch, model, now=now)
         return None

@@ -5,6 +5,7 @@ Shared by the per-kind handler modules so none of them repeats it.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -117,6 +118,75 @@ _INDEX_OF = {
 }
 
 
+REFERENCE_GRACE = 10.0
+"""Seconds a new object waits for the objects it refers to before it says they are missing."""
+
+
+def _missing(found: dict[str, Any], namespace: str, refs: Sequence[Ref]) -> list[Ref]:
+    return [
+        ref for ref in refs if indexes.one(found, _INDEX_OF[ref[0]], (namespace, ref[2])) is None
+    ]
+
+
+def reference_grace(*, body: Any, now: datetime) -> float | None:
+    """Seconds a new object (no conditions yet, created less than REFERENCE_GRACE ago) still
+    waits for missing references before it reports them (None: report now)."""
+    if (body.get("status") or {}).get("conditions"):
+        return None
+    created = body["metadata"].get("creationTimestamp")
+    if not created:
+        return None
+    age = (now - datetime.fromisoformat(str(created).replace("Z", "+00:00"))).total_seconds()
+    left = min(REFERENCE_GRACE, REFERENCE_GRACE - age)
+    return left if left > 0 else None
+
+
+async def look_up_references(
+    *,
+    body: Any,
+    found: dict[str, Any],
+    refs: Sequence[Ref],
+    now: datetime,
+    invalid: str | None,
+    kube: Any,
+) -> tuple[float | None, dict[str, Any]]:
+    """(seconds to wait before reporting the references — None: report them now; the indexes
+    to report them from).
+
+    A reference missing from the operator's indexes is looked up in the API server before it
+    is reported: with a thousand objects applied at once one kind's watch can run many
+    seconds behind another's, and an object the API server has is found, not "not found".
+    What the API server returns is added to the indexes for this look. A reference missing
+    there too is reported, except by a new object (`reference_grace`): objects applied
+    together (``kubectl apply -f dir/``) often show a monitor before its model, which then
+    waits quietly instead of writing ModelNotFound with a Warning event and Ready a moment
+    later (the model's creation wakes it). No request is made when the object already says
+    the reference is missing, or when its spec cannot work (``invalid``: reported at once)."""
+    meta = body["metadata"]
+    namespace = meta["namespace"]
+    missing = _missing(found, namespace, refs)
+    if not missing or invalid is not None:
+        return None, found
+    shown = status.find(
+        conditions.parse_conditions(dict(body.get("status") or {})), ConditionType.MODEL_FOUND
+    )
+    if shown is not None and shown.status == "False":
+        return None, found
+    fetched: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+    for plural, _kind, name, _field in missing:
+        obj = await kube.aget_object(plural, namespace, name)
+        if obj is not None:
+            fetched.setdefault(_INDEX_OF[plural], {})[(namespace, name)] = [indexes.kept(obj)]
+    if fetched:
+        found = {
+            **found,
+            **{index: ChainMap(objs, found.get(index) or {}) for index, objs in fetched.items()},
+        }
+    if _missing(found, namespace, refs):
+        return reference_grace(body=body, now=now), found
+    return None, found
+
+
 def check_references(
     *,
     kind: str,
@@ -138,8 +208,7 @@ def check_references(
     generation = int(meta.get("generation", 0))
     missing = [
         references.MissingRef(kind=ref_kind, name=name, field=field)
-        for plural, ref_kind, name, field in refs
-        if indexes.one(found, _INDEX_OF[plural], (meta["namespace"], name)) is None
+        for _plural, ref_kind, name, field in _missing(found, meta["namespace"], refs)
     ]
     updates = references.reference_conditions(
         missing,

@@ -18,6 +18,7 @@ spec.triggers.schedule.cron) with a Warning event, while the other triggers keep
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -268,6 +269,18 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         )
         or None
     )
+    wait, seen = await reporting.look_up_references(
+        body=body,
+        found=ctx.indexes,
+        refs=references(policy),
+        now=now,
+        invalid=problem,
+        kube=ctx.memo.kube,
+    )
+    if wait is not None:
+        return wait  # applied with its model or monitor, which does not exist yet: waits quietly
+    ctx = dataclasses.replace(ctx, indexes=seen)
+    raw_model = indexes.one(seen, indexes.MLMODELS, (policy.namespace, policy.spec.model_ref.name))
     found, moved = reporting.references_move(
         kind=KIND,
         body=body,

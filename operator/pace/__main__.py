@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the environment, then hand over to kopf's CLI."""
     import kopf.cli
 
+    from pace.adapters import heap
+
+    heap.limit_arenas()  # before kopf starts its threads
     config = OperatorConfig.from_env()
     kopf.cli.main(
         args=kopf_args(config, sys.argv[1:] if argv is None else argv), prog_name="pace-operator"

@@ -64,6 +64,28 @@ def test_a_reference_is_looked_up_before_it_is_called_missing(
             )
             results["old, present"] = await look(_monitor(namespace, old))
             results["reported"] = await look(_monitor(namespace, old, conditions=[NOT_FOUND]))
+            # A loop remembers what it read for the looks that follow (the watch still behind):
+            # the model's deletion in between is not asked about again within LOOKED_UP_TTL.
+            scratch: dict[Any, Any] = {}
+            remembering: dict[str, Any] = {
+                "found": EMPTY,
+                "refs": REFS,
+                "now": now,
+                "invalid": None,
+            }
+            first = await reporting.look_up_references(
+                body=_monitor(namespace, old), kube=kube, remembered=scratch, **remembering
+            )
+            kube_cluster.custom.delete_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, "wine"
+            )
+            again = await reporting.look_up_references(
+                body=_monitor(namespace, old), kube=kube, remembered=scratch, **remembering
+            )
+            fresh = await reporting.look_up_references(
+                body=_monitor(namespace, old), kube=kube, remembered={}, **remembering
+            )
+            results["remembered"] = (first, again, fresh)
             return results
         finally:
             await kube.aio.close()
@@ -88,3 +110,7 @@ def test_a_reference_is_looked_up_before_it_is_called_missing(
     wait, seen = results["reported"]
     assert wait is None
     assert indexes.one(seen, indexes.MLMODELS, key) is None
+    first, again, fresh = results["remembered"]
+    assert indexes.one(first[1], indexes.MLMODELS, key) is not None
+    assert indexes.one(again[1], indexes.MLMODELS, key) is not None  # no second request
+    assert indexes.one(fresh[1], indexes.MLMODELS, key) is None  # asked: it is gone

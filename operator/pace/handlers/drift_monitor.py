@@ -48,7 +48,13 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     ]
     invalid = spec_checks.message(unworkable) if unworkable else None
     wait, seen = await reporting.look_up_references(
-        body=body, found=ctx.indexes, refs=refs, now=now, invalid=invalid, kube=ctx.memo.kube
+        body=body,
+        found=ctx.indexes,
+        refs=refs,
+        now=now,
+        invalid=invalid,
+        kube=ctx.memo.kube,
+        remembered=ctx.scratch,
     )
     if wait is not None:
         return wait  # applied with its model, which does not exist yet: waits quietly

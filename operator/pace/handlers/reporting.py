@@ -5,6 +5,7 @@ Shared by the per-kind handler modules so none of them repeats it.
 
 from __future__ import annotations
 
+import time
 from collections import ChainMap
 from collections.abc import Sequence
 from datetime import datetime
@@ -120,6 +121,9 @@ _INDEX_OF = {
 
 REFERENCE_GRACE = 10.0
 """Seconds a new object waits for the objects it refers to before it says they are missing."""
+LOOKED_UP = "references-looked-up"
+LOOKED_UP_TTL = 30.0
+"""Seconds an object read from the API server stands in for the index's missing entry."""
 
 
 def _missing(found: dict[str, Any], namespace: str, refs: Sequence[Ref]) -> list[Ref]:
@@ -149,6 +153,7 @@ async def look_up_references(
     now: datetime,
     invalid: str | None,
     kube: Any,
+    remembered: dict[Any, Any] | None = None,
 ) -> tuple[float | None, dict[str, Any]]:
     """(seconds to wait before reporting the references — None: report them now; the indexes
     to report them from).
@@ -161,7 +166,9 @@ async def look_up_references(
     together (``kubectl apply -f dir/``) often show a monitor before its model, which then
     waits quietly instead of writing ModelNotFound with a Warning event and Ready a moment
     later (the model's creation wakes it). No request is made when the object already says
-    the reference is missing, or when its spec cannot work (``invalid``: reported at once)."""
+    the reference is missing, or when its spec cannot work (``invalid``: reported at once);
+    an object found is remembered (in ``remembered``, the loop's scratch) for LOOKED_UP_TTL,
+    so the looks that follow, while the watch is still behind, do not ask again."""
     meta = body["metadata"]
     namespace = meta["namespace"]
     missing = _missing(found, namespace, refs)
@@ -173,8 +180,13 @@ async def look_up_references(
     if shown is not None and shown.status == "False":
         return None, found
     fetched: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+    looked_up = remembered.setdefault(LOOKED_UP, {}) if remembered is not None else {}
     for plural, _kind, name, _field in missing:
-        obj = await kube.aget_object(plural, namespace, name)
+        at, obj = looked_up.get((plural, name), (0.0, None))
+        if obj is None or time.monotonic() - at > LOOKED_UP_TTL:
+            obj = await kube.aget_object(plural, namespace, name)
+            if obj is not None:
+                looked_up[(plural, name)] = (time.monotonic(), obj)
         if obj is not None:
             fetched.setdefault(_INDEX_OF[plural], {})[(namespace, name)] = [indexes.kept(obj)]
     if fetched:

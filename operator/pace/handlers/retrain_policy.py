@@ -276,6 +276,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         now=now,
         invalid=problem,
         kube=ctx.memo.kube,
+        remembered=ctx.scratch,
     )
     if wait is not None:
         return wait  # applied with its model or monitor, which does not exist yet: waits quietly

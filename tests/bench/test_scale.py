@@ -14,8 +14,11 @@ tests/bench/results/scale.json:
   ``apiserver_request_total`` (non-watch verbs on PACE's kinds and events) over an idle
   window, minus the same window's count without the operator.
 
-Targets (issue 10): status within 60 s, p99 <= 2 s after the apply, idle <= 1 request per
-object per minute, RSS <= 300 MB. Not asserted (figures only).
+Targets (issue 10): status within 60 s, p99 <= 2 s after the apply (read both ways: each
+object's own apply to its first status, and the whole apply's end to the 99th percentile of
+first statuses), idle <= 1 request per object per minute, RSS <= 300 MB. Not asserted (figures
+only). Also recorded, to tell where the time goes: the requests of the first wave by verb and
+response code, the events posted by reason, and the lag by kind and by tenth of the apply.
 """
 
 from __future__ import annotations
@@ -202,6 +205,13 @@ class StatusWatch:
                     break
 
 
+def _p99_after(seen: dict[tuple[str, str], float], end: float) -> float | None:
+    times = sorted(seen.values())
+    if not times:
+        return None
+    return round(max(0.0, times[int(0.99 * (len(times) - 1))] - end), 2)
+
+
 def _lag_p50_by_kind(
     seen: dict[tuple[str, str], float], applied: dict[tuple[str, str], float]
 ) -> dict[str, float]:
@@ -332,6 +342,9 @@ def test_scale(
         "objects_with_status": len(watch.seen),
         "seconds_until_all_have_status": round(all_status, 2),
         "seconds_all_status_after_apply_completed": round(max(0.0, start + all_status - end), 2),
+        # The target's other reading: when 99 % of the objects have status, counted from the
+        # moment the whole apply completed.
+        "seconds_p99_status_after_apply_completed": _p99_after(watch.seen, end),
         "first_status_lag_p50_seconds": round(statistics.median(lags), 3) if lags else None,
         "first_status_lag_p99_seconds": round(lags[int(0.99 * (len(lags) - 1))], 3)
         if lags

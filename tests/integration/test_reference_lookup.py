@@ -85,7 +85,15 @@ def test_a_reference_is_looked_up_before_it_is_called_missing(
             fresh = await reporting.look_up_references(
                 body=_monitor(namespace, old), kube=kube, remembered={}, **remembering
             )
-            results["remembered"] = (first, again, fresh)
+            # Once the index has it, nothing is kept for it any more.
+            indexed = {indexes.MLMODELS: {(namespace, "wine"): [{"metadata": {"name": "wine"}}]}}
+            await reporting.look_up_references(
+                body=_monitor(namespace, old),
+                kube=kube,
+                remembered=scratch,
+                **{**remembering, "found": indexed},
+            )
+            results["remembered"] = (first, again, fresh, dict(scratch[reporting.LOOKED_UP]))
             return results
         finally:
             await kube.aio.close()
@@ -110,7 +118,8 @@ def test_a_reference_is_looked_up_before_it_is_called_missing(
     wait, seen = results["reported"]
     assert wait is None
     assert indexes.one(seen, indexes.MLMODELS, key) is None
-    first, again, fresh = results["remembered"]
+    first, again, fresh, kept_after = results["remembered"]
     assert indexes.one(first[1], indexes.MLMODELS, key) is not None
     assert indexes.one(again[1], indexes.MLMODELS, key) is not None  # no second request
     assert indexes.one(fresh[1], indexes.MLMODELS, key) is None  # asked: it is gone
+    assert kept_after == {}

@@ -168,10 +168,16 @@ async def look_up_references(
     later (the model's creation wakes it). No request is made when the object already says
     the reference is missing, or when its spec cannot work (``invalid``: reported at once);
     an object found is remembered (in ``remembered``, the loop's scratch) for LOOKED_UP_TTL,
-    so the looks that follow, while the watch is still behind, do not ask again."""
+    so the looks that follow, while the watch is still behind, do not ask again; it is
+    forgotten once the index has it."""
     meta = body["metadata"]
     namespace = meta["namespace"]
     missing = _missing(found, namespace, refs)
+    looked_up: dict[Any, Any] = {}
+    if remembered is not None:
+        looked_up = remembered.setdefault(LOOKED_UP, {})
+        for gone in set(looked_up) - {(plural, name) for plural, _k, name, _f in missing}:
+            del looked_up[gone]  # the index has it now: nothing kept for it
     if not missing or invalid is not None:
         return None, found
     shown = status.find(
@@ -180,15 +186,15 @@ async def look_up_references(
     if shown is not None and shown.status == "False":
         return None, found
     fetched: dict[str, dict[Any, list[dict[str, Any]]]] = {}
-    looked_up = remembered.setdefault(LOOKED_UP, {}) if remembered is not None else {}
     for plural, _kind, name, _field in missing:
         at, obj = looked_up.get((plural, name), (0.0, None))
         if obj is None or time.monotonic() - at > LOOKED_UP_TTL:
-            obj = await kube.aget_object(plural, namespace, name)
+            read = await kube.aget_object(plural, namespace, name)
+            obj = indexes.kept(read) if read is not None else None
             if obj is not None:
                 looked_up[(plural, name)] = (time.monotonic(), obj)
         if obj is not None:
-            fetched.setdefault(_INDEX_OF[plural], {})[(namespace, name)] = [indexes.kept(obj)]
+            fetched.setdefault(_INDEX_OF[plural], {})[(namespace, name)] = [obj]
     if fetched:
         found = {
             **found,

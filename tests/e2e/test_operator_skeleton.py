@@ -24,6 +24,14 @@ def sample(name: str) -> dict[str, Any]:
     return dict(yaml.safe_load((SAMPLES / name).read_text()))
 
 
+def apply_sample(cluster: Cluster, namespace: str, plural: str, name: str) -> dict[str, Any]:
+    """Create one of manifests/samples in the namespace; the stored object."""
+    created: dict[str, Any] = cluster.custom.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, plural, sample(name)
+    )
+    return created
+
+
 def get(cluster: Cluster, namespace: str, plural: str, name: str) -> dict[str, Any]:
     obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
         constants.GROUP, constants.VERSION, namespace, plural, name
@@ -46,13 +54,7 @@ def events_for(cluster: Cluster, namespace: str, name: str) -> list[Any]:
 def test_mlmodel_gets_first_visit_conditions(
     kube_cluster: Cluster, namespace: str, operator: KopfRunner
 ) -> None:
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.MLMODEL_PLURAL,
-        sample("mlmodel_wine.yaml"),
-    )
+    apply_sample(kube_cluster, namespace, constants.MLMODEL_PLURAL, "mlmodel_wine.yaml")
 
     obj = eventually(
         lambda: (
@@ -106,13 +108,7 @@ def test_mlmodel_gets_first_visit_conditions(
 def test_monitor_of_missing_model_says_so_then_recovers(
     kube_cluster: Cluster, namespace: str, operator: KopfRunner
 ) -> None:
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.DRIFT_MONITOR_PLURAL,
-        sample("driftmonitor_wine.yaml"),
-    )
+    apply_sample(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "driftmonitor_wine.yaml")
 
     obj = eventually(
         lambda: (
@@ -139,13 +135,7 @@ def test_monitor_of_missing_model_says_so_then_recovers(
     assert "not found" in warning[0].message
 
     # The model appears: the retry with backoff (5 s first) finds it.
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.MLMODEL_PLURAL,
-        sample("mlmodel_wine.yaml"),
-    )
+    apply_sample(kube_cluster, namespace, constants.MLMODEL_PLURAL, "mlmodel_wine.yaml")
     obj = eventually(
         lambda: (
             conditions(o := get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine"))[
@@ -165,21 +155,9 @@ def test_a_monitor_applied_just_before_its_model_never_says_the_model_is_missing
 ) -> None:
     """``kubectl apply -f dir/`` order: the monitor first, its model a moment later. The
     monitor waits quietly for it (no ModelNotFound condition, no Warning event), then is Ready."""
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.DRIFT_MONITOR_PLURAL,
-        sample("driftmonitor_wine.yaml"),
-    )
+    apply_sample(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "driftmonitor_wine.yaml")
     time.sleep(2)  # the monitor's first look has happened (it is seen within a second)
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.MLMODEL_PLURAL,
-        sample("mlmodel_wine.yaml"),
-    )
+    apply_sample(kube_cluster, namespace, constants.MLMODEL_PLURAL, "mlmodel_wine.yaml")
     obj = eventually(
         lambda: (
             conditions(o := get(kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "wine"))
@@ -200,19 +178,9 @@ def test_a_monitor_applied_just_before_its_model_never_says_the_model_is_missing
 def test_policy_checks_model_and_monitor(
     kube_cluster: Cluster, namespace: str, operator: KopfRunner
 ) -> None:
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.MLMODEL_PLURAL,
-        sample("mlmodel_wine.yaml"),
-    )
-    kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.RETRAIN_POLICY_PLURAL,
-        sample("retrainpolicy_wine.yaml"),
+    apply_sample(kube_cluster, namespace, constants.MLMODEL_PLURAL, "mlmodel_wine.yaml")
+    apply_sample(
+        kube_cluster, namespace, constants.RETRAIN_POLICY_PLURAL, "retrainpolicy_wine.yaml"
     )
     obj = eventually(
         lambda: (
@@ -257,13 +225,7 @@ def test_operator_survives_an_object_it_cannot_parse(
 def test_metrics_endpoint_serves_reconcile_metrics(kube_cluster: Cluster, namespace: str) -> None:
     port = processes.free_port()
     with running_operator(namespace, metrics_port=port):
-        kube_cluster.custom.create_namespaced_custom_object(
-            constants.GROUP,
-            constants.VERSION,
-            namespace,
-            constants.MLMODEL_PLURAL,
-            sample("mlmodel_wine.yaml"),
-        )
+        apply_sample(kube_cluster, namespace, constants.MLMODEL_PLURAL, "mlmodel_wine.yaml")
         eventually(
             lambda: (
                 get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "wine")
@@ -293,13 +255,7 @@ def test_deleting_a_model_garbage_collects_what_it_owns(
 ) -> None:
     from pace.core import labels
 
-    model = kube_cluster.custom.create_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.MLMODEL_PLURAL,
-        sample("mlmodel_wine.yaml"),
-    )
+    model = apply_sample(kube_cluster, namespace, constants.MLMODEL_PLURAL, "mlmodel_wine.yaml")
     owner = labels.owner_reference(kind="MLModel", name="wine", uid=model["metadata"]["uid"])
     kube_cluster.core.create_namespaced_config_map(
         namespace,
@@ -386,12 +342,8 @@ def test_a_monitor_has_no_finalizer_and_its_loop_ends_when_it_is_deleted(
         return None
 
     def create() -> None:
-        kube_cluster.custom.create_namespaced_custom_object(
-            constants.GROUP,
-            constants.VERSION,
-            namespace,
-            constants.DRIFT_MONITOR_PLURAL,
-            sample("driftmonitor_wine.yaml"),
+        apply_sample(
+            kube_cluster, namespace, constants.DRIFT_MONITOR_PLURAL, "driftmonitor_wine.yaml"
         )
 
     def shown() -> dict[str, Any] | None:

@@ -74,10 +74,11 @@ def test_mlmodel_gets_first_visit_conditions(
     assert all(c["observedGeneration"] == 1 for c in conds.values())
     assert obj["status"]["phase"] == "Pending"
     # One reconcile per object (a kopf daemon) keeps its state in status: kopf writes no
-    # progress or diff-base of its own, and its finalizer is ours.
+    # progress or diff-base of its own, and no finalizer: PACE puts its own on only when the
+    # model first starts a run (tests/e2e/test_training_queue.py).
     annotations = obj["metadata"].get("annotations") or {}
     assert not any(k.startswith("kopf.zalando.org") for k in annotations), annotations
-    assert obj["metadata"]["finalizers"] == [constants.FINALIZER]
+    assert "finalizers" not in obj["metadata"], obj["metadata"]
     assert set(obj["status"]) <= {"conditions", "observedGeneration", "phase", "auditSequence"}
 
     # A spec change bumps generation; the operator follows, keeping transition times.
@@ -369,3 +370,45 @@ def test_a_monitor_has_no_finalizer_and_its_loop_ends_when_it_is_deleted(
         create()
         eventually(shown, what="the new monitor's status")
         eventually(lambda: loops() == 1.0, what="the new monitor's loop", context=loops)
+
+
+def test_a_model_deleted_while_the_operator_was_down_is_cleaned_up_and_let_go(
+    kube_cluster: Cluster, namespace: str
+) -> None:
+    """A model holding PACE's finalizer (it had started a run) and deleted while no operator
+    ran waits; the operator, once up, runs its cleanup and takes off its own finalizer only:
+    another controller's stays, and holds that object until it goes too."""
+    for name, finalizers in (
+        ("wine", [constants.FINALIZER]),
+        ("shared", [constants.FINALIZER, "other.example/keep"]),
+    ):
+        body = sample("mlmodel_wine.yaml")
+        body["metadata"] = {"name": name, "finalizers": finalizers}
+        kube_cluster.custom.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
+        )
+        kube_cluster.custom.delete_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, name
+        )
+    held = get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "wine")
+    assert held["metadata"].get("deletionTimestamp"), "held by the finalizer"
+
+    def names() -> list[str]:
+        listed = kube_cluster.custom.list_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL
+        )
+        return sorted(o["metadata"]["name"] for o in listed["items"])
+
+    with running_operator(namespace):
+        eventually(lambda: names() == ["shared"], what="the held model let go")
+        shared = get(kube_cluster, namespace, constants.MLMODEL_PLURAL, "shared")
+        assert shared["metadata"]["finalizers"] == ["other.example/keep"]
+        kube_cluster.custom.patch_namespaced_custom_object(
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            constants.MLMODEL_PLURAL,
+            "shared",
+            {"metadata": {"finalizers": None}},
+        )
+        eventually(lambda: names() == [], what="the other controller's object gone")

@@ -7,6 +7,8 @@ Real servers: kube-apiserver, MinIO; runs through the local backend's warm step 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -46,6 +48,15 @@ def _live_workers(runs: Path) -> int:
     )
 
 
+def _worker_policies(runs: Path) -> set[int]:
+    """The scheduling policy of each live run worker."""
+    found = set()
+    for pid_file in runs.glob("*/*/worker.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            found.add(os.sched_getscheduler(int(pid_file.read_text())))
+    return found
+
+
 def test_twenty_models_queue_behind_the_limit_and_all_serve(
     kube_cluster: Cluster,
     namespace: str,
@@ -56,8 +67,15 @@ def test_twenty_models_queue_behind_the_limit_and_all_serve(
     env = operator_env(kube_cluster, namespace, minio_server, s3_settings, tmp_path / "p")
     env["PACE_MAX_TRAINING_RUNS"] = str(LIMIT)
     runs = tmp_path / "p" / "runs"
-    peaks = {"workers": 0, "in_flight": 0, "queued_with_position": 0}
+    peaks = {
+        "workers": 0,
+        "in_flight": 0,
+        "queued_with_position": 0,
+        "queued_without_finalizer": 0,
+        "in_flight_without_finalizer": 0,
+    }
     stop = threading.Event()
+    policies: set[int] = set()
 
     def list_models() -> list[dict[str, Any]]:
         listed = kube_cluster.custom.list_namespaced_custom_object(
@@ -68,11 +86,22 @@ def test_twenty_models_queue_behind_the_limit_and_all_serve(
     def sample() -> None:
         while not stop.is_set():
             peaks["workers"] = max(peaks["workers"], _live_workers(runs))
-            trainings = [(m.get("status") or {}).get("training") or {} for m in list_models()]
+            policies.update(_worker_policies(runs))
+            listed = list_models()
+            trainings = [(m.get("status") or {}).get("training") or {} for m in listed]
             in_flight = sum(t.get("state") in ("Pending", "Running") for t in trainings)
             peaks["in_flight"] = max(peaks["in_flight"], in_flight)
             queued = sum(t.get("state") == "Queued" and bool(t.get("position")) for t in trainings)
             peaks["queued_with_position"] = max(peaks["queued_with_position"], queued)
+            # PACE's finalizer goes on when a model leaves the queue, before its run starts.
+            held = [constants.FINALIZER in (m["metadata"].get("finalizers") or []) for m in listed]
+            for key, state in (
+                ("queued_without_finalizer", ("Queued",)),
+                ("in_flight_without_finalizer", ("Pending", "Running", "Succeeded")),
+            ):
+                pairs = zip(trainings, held, strict=True)
+                count = sum(t.get("state") in state and not h for t, h in pairs)
+                peaks[key] = max(peaks[key], count)
             time.sleep(0.1)
 
     with running_operator(namespace, env_extra=env):
@@ -100,7 +129,23 @@ def test_twenty_models_queue_behind_the_limit_and_all_serve(
             stop.set()
             sampler.join(5)
         elapsed = time.monotonic() - started
-    models = list_models()
+        models = list_models()
+        sdeps = {
+            name: kube_cluster.custom.get_namespaced_custom_object(
+                "machinelearning.seldon.io", "v1", namespace, "seldondeployments", name
+            )
+            for name in (m["metadata"]["name"] for m in models)
+        }
+        # Deleted, trained models go: each one's cleanup ran and let it go.
+        for model in models:
+            kube_cluster.custom.delete_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.MLMODEL_PLURAL,
+                model["metadata"]["name"],
+            )
+        eventually(lambda: not list_models(), timeout=60, what="every deleted model gone")
     assert len(models) == MODELS
     for model in models:
         status = model["status"]
@@ -111,19 +156,18 @@ def test_twenty_models_queue_behind_the_limit_and_all_serve(
         assert "is not reported yet" in ready["message"]
         assert status["training"]["state"] == "Succeeded"
         assert status["training"]["attempts"] == 1
-        sdep = kube_cluster.custom.get_namespaced_custom_object(
-            "machinelearning.seldon.io",
-            "v1",
-            namespace,
-            "seldondeployments",
-            model["metadata"]["name"],
-        )
+        sdep = sdeps[model["metadata"]["name"]]
         [main] = sdep["spec"]["predictors"]
         assert main["labels"]["mlops.pace.dev/version"] == "v1"
     # Never more than the limit at once, counted on the machine and in the API server.
     assert 1 <= peaks["workers"] <= LIMIT, peaks
     assert peaks["in_flight"] <= LIMIT, peaks
     assert peaks["queued_with_position"] >= MODELS - LIMIT - 2, peaks
+    assert peaks["queued_without_finalizer"] >= MODELS - LIMIT - 2, peaks
+    assert peaks["in_flight_without_finalizer"] == 0, peaks
+    assert all(model["metadata"]["finalizers"] == [constants.FINALIZER] for model in models)
+    # Runs take only the CPU nothing else wants (SCHED_IDLE): never the operator's share.
+    assert policies == {os.SCHED_IDLE}, policies
     # Finished runs leave no folder behind.
     assert not list(runs.glob("*/*/worker.pid"))
     print(f"20 models trained and serving in {elapsed:.1f}s with {LIMIT} at a time; {peaks}")

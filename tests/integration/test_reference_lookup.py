@@ -62,6 +62,7 @@ def test_a_reference_is_looked_up_before_it_is_called_missing(
             kube_cluster.custom.create_namespaced_custom_object(
                 constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, MODEL
             )
+            results["new, present"] = await look(_monitor(namespace, new))
             results["old, present"] = await look(_monitor(namespace, old))
             results["reported"] = await look(_monitor(namespace, old, conditions=[NOT_FOUND]))
             # A loop remembers what it read for the looks that follow (the watch still behind):
@@ -107,7 +108,12 @@ def test_a_reference_is_looked_up_before_it_is_called_missing(
     wait, _ = results["new, absent"]
     assert wait is not None
     assert 7 <= wait <= reporting.REFERENCE_GRACE
-    # The API server has it: found, and the look sees it as the index would keep it.
+    # A new object waits for the watch to bring it, even when the API server has it: no
+    # request (the model's arrival wakes the monitor).
+    wait, seen = results["new, present"]
+    assert wait is not None
+    assert indexes.one(seen, indexes.MLMODELS, key) is None
+    # Past its grace, the API server has it: found, as the index would keep it.
     wait, seen = results["old, present"]
     assert wait is None
     model = indexes.one(seen, indexes.MLMODELS, key)

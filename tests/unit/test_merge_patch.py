@@ -26,3 +26,23 @@ def test_noops_are_recognised_and_stripped() -> None:
     assert merge_patch.strip_noops(OBJ, {"metadata": {"annotations": {"a": None}}}) == {
         "metadata": {"annotations": {"a": None}}
     }
+
+
+def test_two_patches_compose_into_one_with_the_same_effect() -> None:
+    target = {
+        "metadata": {"name": "m"},
+        "status": {"phase": "Pending", "conditions": [{"type": "A"}], "old": 1},
+    }
+    first = {"status": {"conditions": [{"type": "A"}, {"type": "B"}], "phase": "Training"}}
+    second = {"status": {"conditions": [{"type": "A"}, {"type": "B"}, {"type": "C"}], "old": None}}
+    composed = merge_patch.compose(first, second)
+    assert composed == {
+        "status": {
+            "conditions": [{"type": "A"}, {"type": "B"}, {"type": "C"}],
+            "phase": "Training",
+            "old": None,
+        }
+    }
+    stepwise = merge_patch.apply(merge_patch.apply(target, first), second)
+    assert merge_patch.apply(target, composed) == stepwise
+    assert first == {"status": {"conditions": [{"type": "A"}, {"type": "B"}], "phase": "Training"}}

@@ -75,15 +75,12 @@ def test_the_message_names_the_error_and_is_kept_short() -> None:
 
 
 class _Stopper:
-    """What kopf hands a daemon as ``stopped``: falsy until set, with the reasons it was set
-    for."""
+    """What kopf hands a daemon as ``stopped``: falsy until set."""
 
     def __init__(self) -> None:
-        self.reason: kopf.DaemonStoppingReason | None = None
         self._event = asyncio.Event()
 
-    def set(self, reason: kopf.DaemonStoppingReason) -> None:
-        self.reason = reason if self.reason is None else self.reason | reason
+    def set(self) -> None:
         self._event.set()
 
     def __bool__(self) -> bool:
@@ -93,37 +90,76 @@ class _Stopper:
         await self._event.wait()
 
 
-def test_the_deletion_cleanup_runs_even_when_kopf_cancels_a_loop_stuck_mid_reconcile() -> None:
-    """kopf cancels a deleted object's daemon that did not stop in time; the cleanup after the
-    loop (the serving reader's removal) must still run, to its end."""
-    cleaned: list[str] = []
+def test_a_deletion_cleanup_runs_once_after_the_loop_even_when_kopf_cancels_it_mid_look() -> None:
+    """The cleanup is started by the watch, not by the object's daemon: kopf cancelling a loop
+    caught mid-reconcile cannot cut it short; it waits for the loop to end, runs once however
+    many events show the deletion, and never for an operator that merely exits."""
+    cleaned: list[tuple[str, bool]] = []
+    loops: list[asyncio.Future[None]] = []
 
     async def stuck(_snapshot: dict[str, Any], _patch: kopf.Patch, _ctx: Any) -> float:
         await asyncio.Event().wait()  # an I/O wait that never ends
         return 1.0
 
     async def cleanup(body: dict[str, Any], _memo: Any, _found: dict[str, Any]) -> None:
-        await asyncio.sleep(0.05)  # outlives the cancellation below
-        cleaned.append(body["metadata"]["name"])
+        await asyncio.sleep(0.05)  # outlives a cancellation, were it exposed to one
+        cleaned.append((body["metadata"]["name"], loops[-1].done()))
 
-    async def scenario(reason: kopf.DaemonStoppingReason) -> None:
-        memo = SimpleNamespace(wakers=reconciler.Wakers(), reconcile_slots=asyncio.Semaphore(1))
-        body = {"metadata": {"namespace": "ns", "name": "m", "finalizers": [FINALIZER]}}
-        stopper = _Stopper()
-        loop = reconciler.daemon(kind="K", plural="ks", reconcile=stuck, on_deleted=cleanup)
-        task = asyncio.ensure_future(
-            loop(body=body, memo=memo, stopped=stopper, logger=logging.getLogger("t"))
+    async def scenario(deleted: bool) -> None:
+        memo = SimpleNamespace(
+            wakers=reconciler.Wakers(),
+            reconcile_slots=asyncio.Semaphore(1),
+            deletions=reconciler.Deletions(),
         )
+        body = {"metadata": {"namespace": "ns", "name": "m", "uid": "u1"}}
+        stopper = _Stopper()
+        loop = asyncio.ensure_future(
+            reconciler.run(
+                kind="K",
+                plural="ks",
+                reconcile=stuck,
+                body=body,  # type: ignore[arg-type]
+                memo=memo,
+                stopped=stopper,
+                logger=logging.getLogger("t"),
+                indexes={},
+            )
+        )
+        loops.append(loop)
+        before = list(cleaned)
         await asyncio.sleep(0.05)  # the loop is inside `stuck`
-        stopper.set(reason)
-        stopper.set(kopf.DaemonStoppingReason.DAEMON_CANCELLED)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if deleted:
+            for _ in range(2):  # the watch shows the deletion; then again (a re-list)
+                reconciler.follow_deletion(
+                    plural="ks",
+                    body=body,
+                    event_type="DELETED",
+                    on_deleted=cleanup,
+                    memo=memo,
+                    indexes={},
+                    logger=logging.getLogger("t"),
+                )
         await asyncio.sleep(0.1)
+        assert cleaned == before, "the cleanup waits for the loop to end"
+        stopper.set()
+        loop.cancel()  # kopf: the loop did not stop in time
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+        await asyncio.sleep(0.2)
 
-    asyncio.run(scenario(kopf.DaemonStoppingReason.RESOURCE_DELETED))
-    assert cleaned == ["m"]
+    asyncio.run(scenario(deleted=True))
+    assert cleaned == [("m", True)]  # once, after the loop ended
     # The operator exiting is not a deletion: nothing is cleaned up.
-    asyncio.run(scenario(kopf.DaemonStoppingReason.OPERATOR_EXITING))
-    assert cleaned == ["m"]
+    asyncio.run(scenario(deleted=False))
+    assert cleaned == [("m", True)]
+
+
+def test_a_reconcile_puts_the_finalizer_on_once_beside_others() -> None:
+    body = {"metadata": {"name": "m", "finalizers": ["other.example/keep"]}}
+    patch = kopf.Patch()
+    assert reconciler.hold_deletion(body, patch)
+    assert patch.metadata["finalizers"] == ["other.example/keep", FINALIZER]
+    held = {"metadata": {"name": "m", "finalizers": [FINALIZER]}}
+    again = kopf.Patch()
+    assert not reconciler.hold_deletion(held, again)
+    assert dict(again) == {}

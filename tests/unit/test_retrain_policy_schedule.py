@@ -14,6 +14,8 @@ import pytest
 
 from pace.adapters import events
 from pace.api import constants
+from pace.api.mlmodel import MLModel
+from pace.api.retrain_policy import RetrainPolicy
 from pace.config import OperatorConfig
 from pace.core import merge_patch
 from pace.handlers import indexes, reconciler, retrain_policy
@@ -185,3 +187,33 @@ async def test_a_live_metric_the_model_never_measures_is_invalid_spec() -> None:
     )
     assert [reason for reason, _ in warnings(posted)] == ["InvalidSpec"]
     assert after["status"]["triggerCount"] == 1
+
+
+def test_a_check_without_a_verdict_is_not_recorded() -> None:
+    """A monitor's check with no verdict (Unknown: nothing served to check yet) changes no
+    streak and is not recorded: no write per policy when its monitor first looks at a model
+    still in training. A check with a verdict is recorded, once."""
+    unknown = {
+        **MONITOR,
+        "status": {
+            **MONITOR["status"],
+            "conditions": [
+                {
+                    "type": "DriftDetected",
+                    "status": "Unknown",
+                    "reason": "NoServingVersion",
+                    "message": "nothing serves yet",
+                    "lastTransitionTime": CHECKED,
+                }
+            ],
+        },
+    }
+    body = policy("0 * * * *")
+    parsed, model = RetrainPolicy.from_body(body), MLModel.from_body(MODEL)
+    found = {indexes.MONITORS: {(NS, "d"): [unknown]}}
+    seen, fields, problems = retrain_policy.observe_drift(parsed, model, found)
+    assert (seen, fields, problems) == ({}, {}, [])
+    found = {indexes.MONITORS: {(NS, "d"): [MONITOR]}}
+    seen, fields, problems = retrain_policy.observe_drift(parsed, model, found)
+    assert seen["drift_detected"] is True
+    assert fields == {"lastDriftCheck": CHECKED, "driftReferenceVersion": "v1"}

@@ -19,6 +19,7 @@ DRIFT_MONITOR_PLURAL: Final = "driftmonitors"
 
 ANNOTATION_PREFIX: Final = GROUP
 FINALIZER: Final = f"{GROUP}/finalizer"
+KOPF_FINALIZER: Final = f"{GROUP}/kopf-finalizer"  # configured for kopf, never put on
 LABEL_MODEL: Final = f"{GROUP}/model"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGER_NAME: Final = "pace-operator"

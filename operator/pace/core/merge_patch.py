@@ -45,3 +45,17 @@ def strip_noops(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
         elif apply(current, value) != current:
             result[key] = value
     return result
+
+
+def compose(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """One patch doing ``first`` then ``second``: ``apply(apply(t, first), second)`` equals
+    ``apply(t, compose(first, second))`` whenever a key keeps its kind (object or not), as
+    status fields do. Inputs unchanged."""
+    result: dict[str, Any] = dict(first)
+    for key, value in second.items():
+        earlier = result.get(key)
+        if isinstance(value, Mapping) and isinstance(earlier, Mapping):
+            result[key] = compose(earlier, value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result

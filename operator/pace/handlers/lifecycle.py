@@ -39,7 +39,10 @@ async def configure(
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=constants.ANNOTATION_PREFIX, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = constants.FINALIZER
+    # No handler asks kopf for its finalizer (kopf removes its own where no handler needs it):
+    # PACE puts on and takes off its own (`constants.FINALIZER`, see pace.handlers.reconciler),
+    # so kopf's must have another name, or kopf would take PACE's off.
+    settings.persistence.finalizer = constants.KOPF_FINALIZER
     settings.posting.level = logging.INFO
     # The kubernetes client logs whole response bodies at DEBUG (Secrets included): never.
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
@@ -55,6 +58,7 @@ async def configure(
     settings.queueing.error_delays = [1, 2, 5, 10, 30, 60]
     memo.config = config
     memo.wakers = reconciler.Wakers()
+    memo.deletions = reconciler.Deletions()
     memo.notifier = notifier.Notifier(memo)
     memo.reconcile_slots = asyncio.Semaphore(reconciler.CONCURRENT_RECONCILES)
     memo.training_queue = training_queue.TrainingQueue(

@@ -18,7 +18,9 @@ anything ends the look (its patch is written, then the object is looked at again
 4. **rollout** (`pace.handlers.mlmodel_rollout`): manual actions, canary analysis (once the
    canary predictor answers).
 5. **serving** (`pace.handlers.mlmodel_serving`): Ready follows the SeldonDeployment's status.
-6. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors.
+6. **drift** (`pace.handlers.mlmodel_drift`): DriftDetected mirrored from the monitors; it
+   also rides along with the write of any step above (a mirror decides nothing, and a new
+   model then writes once, not twice).
 7. **live quality** (`pace.handlers.mlmodel_live`): each serving version's metrics on
    labelled live traffic, every ``spec.liveQuality.interval``.
 7b. **batch** (`pace.handlers.mlmodel_batch`): scheduled batch scoring (``spec.batch``).
@@ -35,6 +37,7 @@ conditional on the resourceVersion read, so no two looks can both act on one sta
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -102,11 +105,13 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_sink.show,
         mlmodel_notify.show,
     )
-    for step in steps:
+    for index, step in enumerate(steps):
         moved = kopf.Patch()
         await step(model, body, moved, ctx, now)
         if merge_patch.changes(body, dict(moved)):
             patch.update(moved)
+            if index < steps.index(mlmodel_drift.mirror):
+                await _drift_along(body, patch, ctx, now)
             return 0.0
     return _sooner(
         next_look(model, now=now),
@@ -114,6 +119,23 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         mlmodel_retention.seconds_until_due(model, ctx, now=now),
         mlmodel_batch.seconds_until_due(model, now=now),
     )
+
+
+async def _drift_along(
+    body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
+) -> None:
+    """DriftDetected rides along with an earlier step's write: it only mirrors the monitors
+    (no I/O, no decision), and a new model would otherwise write a second time for it (its
+    monitor's "waiting for a verdict") right after its first. Computed on the object as the
+    move leaves it, so the two compose into one patch."""
+    after = merge_patch.apply(body, dict(patch))
+    model = parse(after, ctx.memo.config.read_policy)
+    if isinstance(model, str):
+        return
+    mirrored = kopf.Patch()
+    await mlmodel_drift.mirror(model, after, mirrored, ctx, now)
+    if merge_patch.changes(after, dict(mirrored)):
+        patch.update(merge_patch.compose(dict(patch), dict(mirrored)))
 
 
 def parse(body: dict[str, Any], policy: uri_policy.ReadPolicy) -> MLModel | str:
@@ -358,8 +380,14 @@ def dependents(body: dict[str, Any], found: dict[str, Any]) -> list[reconciler.K
 
 
 async def deleted(body: dict[str, Any], memo: Any, found: dict[str, Any]) -> None:
-    """The namespace's last MLModel is going: its serving reader key goes with it."""
+    """A deleted model's run in flight is stopped and its training slot freed; the
+    namespace's last MLModel takes its serving reader key with it."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    with contextlib.suppress(pydantic.ValidationError):
+        model = MLModel.from_body(body)
+        run = model.status.training
+        if run is not None:
+            await mlmodel_training.stop(model, run, memo)
     others = [k for k in found.get(indexes.MLMODELS, {}) if k[0] == namespace and k[1] != name]
     if not others and await serving_access.release(memo, namespace):
         log.info(

@@ -21,7 +21,7 @@ import kopf
 from pace.adapters import events, metrics, pipeline_backend
 from pace.api.mlmodel import MLModel, TrainingRun
 from pace.core import audit, naming, pipeline_plan, training_runs
-from pace.handlers import auditing, indexes, mlmodel_rollout, reporting
+from pace.handlers import auditing, indexes, mlmodel_rollout, reconciler, reporting
 from pace.handlers.reconciler import Context
 
 POLL_SECONDS = 2.0
@@ -56,8 +56,14 @@ async def advance(
 
 
 def _release(ctx: Context, uid: str) -> None:
-    for head in ctx.memo.training_queue.release(uid):
-        ctx.wakers.wake(ctx.memo.training_queue_keys.get(head, ("", "", "")))
+    release_slot(ctx.memo, uid)
+
+
+def release_slot(memo: Any, uid: str) -> None:
+    """Free ``uid``'s training slot (or its place in the queue); wake the new head."""
+    for head in memo.training_queue.release(uid):
+        memo.wakers.wake(memo.training_queue_keys.get(head, ("", "", "")))
+    memo.training_queue_keys.pop(uid, None)
 
 
 def place(model: MLModel, run: TrainingRun, ctx: Context) -> TrainingRun:
@@ -88,6 +94,11 @@ async def _queued(
     queue.enqueue(model.uid, queued_at=queued_at, key=f"{model.namespace}/{model.name}")
     memo.training_queue_keys[model.uid] = ("mlmodels", model.namespace, model.name)
     if queue.admit(model.uid):
+        # Its deletion must now wait for a cleanup (the run, its slot, later the serving
+        # key): PACE's finalizer goes on first, as a move of its own; the slot stays this
+        # model's meanwhile, and the next look submits.
+        if reconciler.hold_deletion(body, patch):
+            return
         submitted = run.model_copy(
             update={"state": "Pending", "position": None, "submitted_at": now}
         )
@@ -159,16 +170,20 @@ async def submit(model: MLModel, run: TrainingRun, memo: Any) -> None:
 
 async def cancel(model: MLModel, run: TrainingRun, ctx: Context) -> None:
     """Stop a run a newer spec replaced (queued: leave the queue; in flight: stop it)."""
-    memo = ctx.memo
+    await stop(model, run, ctx.memo, result="superseded")
+
+
+async def stop(model: MLModel, run: TrainingRun, memo: Any, *, result: str = "deleted") -> None:
+    """Stop ``run`` if it is in flight, and free its slot (or its place in the queue)."""
     if run.state in ("Pending", "Running"):
         request = _request(model, run, memo)
         cancel_run = getattr(memo.backend, "cancel", None)
         if cancel_run is not None:
             await asyncio.to_thread(cancel_run, request)
         metrics.PIPELINE_RUNS.labels(
-            namespace=model.namespace, model=model.name, result="superseded"
+            namespace=model.namespace, model=model.name, result=result
         ).inc()
-    _release(ctx, model.uid)
+    release_slot(memo, model.uid)
 
 
 async def _clean_up(model: MLModel, run: TrainingRun, ctx: Context) -> None:

@@ -30,7 +30,7 @@ import dataclasses
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,12 +48,6 @@ IDLE_SECONDS = 60.0
 CONCURRENT_RECONCILES = 32
 """Reconciles in flight at once across all objects: a thousand objects appearing together
 queue for a slot instead of all holding a snapshot (and memory) at the same time."""
-FINALIZER_WAIT = 1.0
-"""How long a new object's first look waits for kopf's finalizer to show in the watch before
-it reads the object from the API server instead. kopf adds the finalizer as it first sees the
-object; a first write made on a body from before that would only meet a conflict (a failed
-write, a GET, the write again), and under a thousand objects at once the watch can run tens
-of seconds behind, so waiting for it would hold every first status back as long."""
 MAX_BACKOFF = 300.0
 GRACEFUL_STOP = 10.0
 
@@ -66,6 +60,7 @@ class Wakers:
     def __init__(self) -> None:
         self._events: dict[Key, asyncio.Event] = {}
         self._gone: set[str] = set()
+        self._ending: dict[Key, asyncio.Event] = {}
 
     def event(self, key: Key) -> asyncio.Event:
         return self._events.setdefault(key, asyncio.Event())
@@ -78,6 +73,9 @@ class Wakers:
     def drop(self, key: Key, uid: str = "") -> None:
         self._events.pop(key, None)
         self._gone.discard(uid)
+        ending = self._ending.pop(key, None)
+        if ending is not None:
+            ending.set()
 
     def mark_gone(self, key: Key, uid: str) -> None:
         """The watch saw the object deleted: its loop (if one runs) ends at its next turn."""
@@ -87,6 +85,11 @@ class Wakers:
 
     def gone(self, uid: str) -> bool:
         return uid in self._gone
+
+    async def ended(self, key: Key) -> None:
+        """Return once the loop of ``key`` (if one runs) has ended."""
+        if key in self._events:
+            await self._ending.setdefault(key, asyncio.Event()).wait()
 
 
 @dataclass
@@ -261,7 +264,6 @@ async def run(
     stopped: Any,
     logger: Any,
     indexes: dict[str, Any],
-    finalizer: bool = True,
 ) -> None:
     """The loop of one object's daemon (see the module docstring)."""
     meta = body["metadata"]
@@ -278,8 +280,6 @@ async def run(
     loops = metrics.RECONCILE_LOOPS.labels(kind=kind)
     loops.inc()
     try:
-        if finalizer and not await _finalizer_seen(body, key, uid, snapshots, memo, stopped):
-            return
         while not stopped and not wakers.gone(uid):
             waker.clear()
             await slots.acquire()  # the snapshot is taken once a slot is ours: it is fresh
@@ -339,33 +339,6 @@ async def run(
         loops.dec()
 
 
-def _has_finalizer(obj: Any) -> bool:
-    return constants.FINALIZER in (obj["metadata"].get("finalizers") or [])
-
-
-async def _finalizer_seen(
-    body: kopf.Body, key: Key, uid: str, snapshots: Snapshots, memo: Any, stopped: Any
-) -> bool:
-    """Wait (FINALIZER_WAIT at most) for kopf's finalizer to show in the watch; if it does not,
-    read the object, and let the first look start from that (False: the object is gone)."""
-    waker = memo.wakers.event(key)
-    deadline = time.monotonic() + FINALIZER_WAIT
-    while not _has_finalizer(body):
-        if stopped or memo.wakers.gone(uid):
-            return True  # the loop does not start
-        if time.monotonic() > deadline:
-            fresh = await memo.kube.aget_object(*key)
-            if fresh is None:
-                return False
-            if _has_finalizer(fresh):
-                snapshots.wrote(_raw(body), fresh, set())
-            return True  # kopf's patch is still on its way: a conflict, at worst
-        waker.clear()  # set by the object's next watch event (or the stop)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waker.wait(), timeout=deadline - time.monotonic())
-    return True
-
-
 async def _show_failure(
     kube: kube_api.KubeApi, plural: str, snapshot: dict[str, Any], exc: Exception, logger: Any
 ) -> dict[str, Any] | None:
@@ -384,57 +357,133 @@ async def _show_failure(
     return stored
 
 
-def deleted(stopped: Any) -> bool:
-    """Whether a daemon was stopped because its object is being deleted."""
-    reason = getattr(stopped, "reason", None)
-    return reason is not None and bool(reason & kopf.DaemonStoppingReason.RESOURCE_DELETED)
+OnDeleted = Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]]
+FINALIZER = constants.FINALIZER
+DELETION_RETRIES = 5
 
 
-async def _cleanup(
-    on_deleted: Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]],
+def has_finalizer(obj: Any) -> bool:
+    return constants.FINALIZER in (obj["metadata"].get("finalizers") or [])
+
+
+def hold_deletion(body: dict[str, Any], patch: kopf.Patch) -> bool:
+    """Put PACE's finalizer into ``patch`` unless the object has it (True when it was put): a
+    reconcile does this as a move of its own, before it first makes something the object's
+    deletion must clean up, so that deletion waits for the cleanup."""
+    if has_finalizer(body):
+        return False
+    patch.metadata["finalizers"] = [*(body["metadata"].get("finalizers") or []), FINALIZER]
+    return True
+
+
+class Deletions:
+    """The deletion cleanups of the operator, one per object uid: started by the watch (an
+    object marked for deletion while it holds PACE's finalizer, or gone without one), run
+    once, never cancelled by the object's daemon stopping."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.finished: set[str] = set()
+
+    def start(self, uid: str, work: Coroutine[Any, Any, None], *, held: bool) -> None:
+        """Run ``work`` unless this uid's cleanup runs or ran; ``held``: the object still
+        exists (PACE's finalizer holds it), and its DELETED event, still to come, must not
+        start the cleanup again."""
+        if uid in self.running or uid in self.finished:
+            work.close()
+            return
+        task = asyncio.ensure_future(work)
+        self.running[uid] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self.running.pop(uid, None)
+            if held:
+                self.finished.add(uid)
+
+        task.add_done_callback(done)
+
+    def forget(self, uid: str) -> bool:
+        """The watch shows the object gone: True when its cleanup already ran (or runs)."""
+        if uid in self.running:
+            return True
+        if uid in self.finished:
+            self.finished.discard(uid)
+            return True
+        return False
+
+
+def follow_deletion(
+    *,
+    plural: str,
     body: dict[str, Any],
+    event_type: str | None,
+    on_deleted: OnDeleted | None,
     memo: Any,
     indexes: dict[str, Any],
     logger: Any,
 ) -> None:
-    try:
-        await on_deleted(body, memo, indexes)
-    except Exception as exc:  # the object goes anyway; say what was left behind
-        logger.error(f"cleanup after deletion failed: {exc}")
+    """Start the cleanup an event calls for: an object marked for deletion that holds PACE's
+    finalizer is cleaned up and then let go (also when the operator was down at the deletion:
+    the initial listing brings it here); an object gone without it (it never made anything
+    that needed the wait) is cleaned up after the fact."""
+    meta = body["metadata"]
+    uid = str(meta.get("uid", ""))
+    deletions: Deletions = memo.deletions
+    if event_type == "DELETED":
+        if deletions.forget(uid) or on_deleted is None or has_finalizer(body):
+            return
+        cleanup = _clean_up(plural, body, on_deleted, memo, indexes, logger, release=False)
+        deletions.start(uid, cleanup, held=False)
+    elif meta.get("deletionTimestamp") and has_finalizer(body):
+        cleanup = _clean_up(plural, body, on_deleted, memo, indexes, logger, release=True)
+        deletions.start(uid, cleanup, held=True)
 
 
-def daemon(
-    *,
-    kind: str,
+async def _clean_up(
     plural: str,
-    reconcile: Reconcile,
-    on_deleted: Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]] | None = None,
-    finalizer: bool = True,
-) -> Callable[..., Awaitable[None]]:
-    """The kopf daemon of one object: the loop, then (when the object is being deleted)
-    ``on_deleted`` — also when kopf cancels a loop that did not stop in time (mid-reconcile):
-    the cleanup is shielded from that cancellation and runs to its end."""
-
-    async def reconcile_daemon(
-        body: kopf.Body, memo: kopf.Memo, stopped: Any, logger: Any, **kwargs: Any
-    ) -> None:
+    body: dict[str, Any],
+    on_deleted: OnDeleted | None,
+    memo: Any,
+    indexes: dict[str, Any],
+    logger: Any,
+    *,
+    release: bool,
+) -> None:
+    """Wait for the object's loop to end (kopf stops it on the deletion; it finishes its look
+    first), run ``on_deleted``, then remove PACE's finalizer (conditional on what was read: a
+    conflict reads again)."""
+    meta = body["metadata"]
+    key: Key = (plural, meta["namespace"], meta["name"])
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2 * GRACEFUL_STOP):
+            await memo.wakers.ended(key)
+    if on_deleted is not None:
         try:
-            await run(
-                kind=kind,
-                plural=plural,
-                reconcile=reconcile,
-                body=body,
-                memo=memo,
-                stopped=stopped,
-                logger=logger,
-                indexes=kwargs,
-                finalizer=finalizer,
+            await on_deleted(body, memo, indexes)
+        except Exception as exc:  # the object goes anyway; say what was left behind
+            logger.error(f"cleanup after deletion failed: {exc}")
+    if not release:
+        return
+    for attempt in range(DELETION_RETRIES):
+        current = await memo.kube.aget_object(*key)
+        if current is None or current["metadata"].get("uid") != meta.get("uid"):
+            return
+        kept_finalizers = [f for f in current["metadata"].get("finalizers") or [] if f != FINALIZER]
+        try:
+            await memo.kube.apatch_conditional(
+                plural,
+                key[1],
+                key[2],
+                {"metadata": {"finalizers": kept_finalizers or None}},
+                resource_version=_rv(current),
+                status=False,
             )
-        finally:
-            if on_deleted is not None and deleted(stopped):
-                await asyncio.shield(_cleanup(on_deleted, dict(body), memo, kwargs, logger))
-
-    return reconcile_daemon
+            return
+        except kube_api.Conflict:
+            await asyncio.sleep(backoff(attempt + 1) / 10)
+        except kube_api.Gone:
+            return
+    logger.error(f"could not remove the finalizer {FINALIZER} after {DELETION_RETRIES} tries")
 
 
 def register(
@@ -443,22 +492,35 @@ def register(
     plural: str,
     reconcile: Reconcile,
     dependents: Callable[[dict[str, Any], dict[str, Any]], list[Key]] = lambda _b, _i: [],
-    on_deleted: Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]] | None = None,
+    on_deleted: OnDeleted | None = None,
 ) -> None:
     """Run ``reconcile`` in one daemon per object of ``plural``; wake it (and the objects
     ``dependents`` names) on every watch event of the object. ``on_deleted`` runs once when
-    the daemon stops because its object is being deleted (not when the operator exits); a
-    failure there is logged, and the deletion goes on.
+    the object is deleted (not when the operator exits); a failure there is logged, and the
+    deletion goes on.
 
-    Only a kind with ``on_deleted`` gets kopf's finalizer: it holds the deletion until the
-    cleanup ran. A kind with nothing to clean up has none (kopf would add one for any daemon),
-    which spares a write per object and lets such objects be deleted while the operator is
-    down; its loop ends when the watch shows the deletion."""
+    kopf's finalizer is left off every kind (kopf would add one for any daemon, a write per
+    object before its first status). PACE's own (`FINALIZER`) is put on by the reconcile
+    itself, with `hold_deletion`, before it first makes something the deletion must clean up
+    (an MLModel: before its first training run starts), so a thousand models waiting in the
+    training queue cost no write for it and can be deleted while the operator is down. An
+    object holding it is cleaned up and let go by `follow_deletion`; one without it goes at
+    once, and its cleanup (if its kind has one) runs after the fact."""
     resource = (constants.GROUP, constants.VERSION, plural)
-    finalizer = on_deleted is not None
-    reconcile_daemon = daemon(
-        kind=kind, plural=plural, reconcile=reconcile, on_deleted=on_deleted, finalizer=finalizer
-    )
+
+    async def reconcile_daemon(
+        body: kopf.Body, memo: kopf.Memo, stopped: Any, logger: Any, **kwargs: Any
+    ) -> None:
+        await run(
+            kind=kind,
+            plural=plural,
+            reconcile=reconcile,
+            body=body,
+            memo=memo,
+            stopped=stopped,
+            logger=logger,
+            indexes=kwargs,
+        )
 
     async def wake_on_change(
         body: kopf.Body,
@@ -467,6 +529,7 @@ def register(
         name: str,
         type: str | None,  # kopf's name for the raw event's type
         uid: str | None,
+        logger: Any,
         **kwargs: Any,
     ) -> None:
         wakers: Wakers = memo.wakers
@@ -474,8 +537,18 @@ def register(
         if type == "DELETED":
             wakers.mark_gone(key, uid or "")
         wakers.wake(key)
-        for other in dependents(dict(body), kwargs):
+        raw = dict(body)
+        for other in dependents(raw, kwargs):
             wakers.wake(other)
+        follow_deletion(
+            plural=plural,
+            body=raw,
+            event_type=type,
+            on_deleted=on_deleted,
+            memo=memo,
+            indexes=kwargs,
+            logger=logger,
+        )
 
     # A deleted object's loop is asked to stop and given GRACEFUL_STOP to finish its current
     # look; only then is it cancelled (kopf's default would cancel it at once).
@@ -484,10 +557,7 @@ def register(
         "cancellation_backoff": GRACEFUL_STOP,
         "cancellation_timeout": 10.0,
     }
-    if finalizer:
-        kopf.daemon(*resource, **options)(reconcile_daemon)
-    else:
-        register_without_finalizer(resource, reconcile_daemon, options)
+    register_without_finalizer(resource, reconcile_daemon, options)
     kopf.on.event(*resource, id="wake")(wake_on_change)
 
 

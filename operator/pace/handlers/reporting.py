@@ -158,15 +158,16 @@ async def look_up_references(
     """(seconds to wait before reporting the references — None: report them now; the indexes
     to report them from).
 
-    A reference missing from the operator's indexes is looked up in the API server before it
-    is reported: with a thousand objects applied at once one kind's watch can run many
-    seconds behind another's, and an object the API server has is found, not "not found".
-    What the API server returns is added to the indexes for this look. A reference missing
-    there too is reported, except by a new object (`reference_grace`): objects applied
-    together (``kubectl apply -f dir/``) often show a monitor before its model, which then
-    waits quietly instead of writing ModelNotFound with a Warning event and Ready a moment
-    later (the model's creation wakes it). No request is made when the object already says
-    the reference is missing, or when its spec cannot work (``invalid``: reported at once);
+    A new object (`reference_grace`) whose references are missing waits quietly for the
+    watch to bring them, making no request: objects applied together (``kubectl apply -f
+    dir/``, or a thousand at once, when one kind's watch runs seconds behind another's) often
+    show a monitor before its model, and the model's arrival wakes it; this spares a GET per
+    object in such a wave, and a ModelNotFound with a Warning event and Ready a moment later.
+    Past its grace, a reference missing from the indexes is looked up in the API server
+    before it is reported: an object the API server has is found, not "not found" (what it
+    returns is added to the indexes for this look); one missing there too is reported. No
+    request is made when the object already says the reference is missing, or when its spec
+    cannot work (``invalid``: reported at once);
     an object found is remembered (in ``remembered``, the loop's scratch) for LOOKED_UP_TTL,
     so the looks that follow, while the watch is still behind, do not ask again; it is
     forgotten once the index has it."""
@@ -185,6 +186,9 @@ async def look_up_references(
     )
     if shown is not None and shown.status == "False":
         return None, found
+    grace = reference_grace(body=body, now=now)
+    if grace is not None:
+        return grace, found
     fetched: dict[str, dict[Any, list[dict[str, Any]]]] = {}
     for plural, _kind, name, _field in missing:
         at, obj = looked_up.get((plural, name), (0.0, None))
@@ -200,8 +204,6 @@ async def look_up_references(
             **found,
             **{index: ChainMap(objs, found.get(index) or {}) for index, objs in fetched.items()},
         }
-    if _missing(found, namespace, refs):
-        return reference_grace(body=body, now=now), found
     return None, found
 
 

@@ -87,7 +87,9 @@ Part = tuple[dict[str, Any], dict[str, Any], list[str]]  # observations, status 
 
 def observe_drift(policy: RetrainPolicy, model: MLModel, found: dict[str, Any]) -> Part:
     """The monitor's newest check, counted once; a check against the reference of a version
-    that no longer serves is passed over."""
+    that no longer serves is passed over, and so is one without a verdict (Unknown: nothing
+    served to check yet), which would change no streak: recording it would only cost a
+    status write per policy whenever its monitor first looks at a model still in training."""
     trigger = policy.spec.triggers.drift
     if trigger is None:
         return {}, {}, []
@@ -103,14 +105,15 @@ def observe_drift(policy: RetrainPolicy, model: MLModel, found: dict[str, Any]) 
     seen_before = policy.status.last_drift_check
     if checked is None or (seen_before is not None and checked <= seen_before):
         return {}, {}, []
+    verdict = status.find(monitor.status.conditions, ConditionType.DRIFT_DETECTED)
+    if verdict is None or verdict.status == "Unknown":
+        return {}, {}, []
     fields: dict[str, Any] = {"lastDriftCheck": checked.isoformat()}
     reference = monitor.status.reference_version
     if reference is not None and reference != model.status.serving_version:
         return {}, fields, []
-    verdict = status.find(monitor.status.conditions, ConditionType.DRIFT_DETECTED)
-    detected = None if verdict is None or verdict.status == "Unknown" else verdict.status == "True"
-    if detected is not None:
-        fields["driftReferenceVersion"] = reference
+    detected = verdict.status == "True"
+    fields["driftReferenceVersion"] = reference
     return (
         {
             "drift_detected": detected,

@@ -1,0 +1,84 @@
+"""An MLModel's first look: one write carries its first conditions and, riding along, the
+DriftDetected its monitors give (a new model with a monitor writes once, not twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from typing import Any
+
+import kopf
+
+from pace.adapters import events
+from pace.api import constants
+from pace.config import OperatorConfig
+from pace.handlers import indexes, mlmodel, reconciler
+
+NAMESPACE, NAME, MONITOR = "ns", "iris", "watcher"
+
+
+def _model() -> dict[str, Any]:
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.MLMODEL_KIND,
+        "metadata": {
+            "name": NAME,
+            "namespace": NAMESPACE,
+            "uid": "u1",
+            "generation": 1,
+            "resourceVersion": "7",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {"task": "classification", "dataset": {"uri": "sklearn://iris", "target": "y"}},
+    }
+
+
+def _context(monitor_status: dict[str, Any] | None) -> reconciler.Context:
+    monitor: dict[str, Any] = {
+        "metadata": {"name": MONITOR, "namespace": NAMESPACE},
+        "spec": {"modelRef": {"name": NAME}, "source": {}, "reference": {}},
+    }
+    if monitor_status is not None:
+        monitor["status"] = monitor_status
+    found: dict[str, Any] = {
+        indexes.MONITORS_BY_MODEL: {(NAMESPACE, NAME): [MONITOR]},
+        indexes.MONITORS: {(NAMESPACE, MONITOR): [monitor]},
+        indexes.SELDON_DEPLOYMENTS: {},
+        indexes.RUNS_IN_FLIGHT: {},
+        indexes.MLMODELS: {},
+        indexes.POLICIES_BY_TARGET: {},
+    }
+    memo = types.SimpleNamespace(store=None, kube=None, config=OperatorConfig())
+    return reconciler.Context(memo=memo, indexes=found, logger=None, wakers=reconciler.Wakers())
+
+
+def _first_look(monitor_status: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    patch = kopf.Patch()
+    with events.deferred():  # held, as the loop holds them until the write lands
+        requeue = asyncio.run(mlmodel.reconcile(_model(), patch, _context(monitor_status)))
+    assert requeue == 0.0  # a move was made
+    return {c["type"]: c for c in patch.status["conditions"]}
+
+
+def test_the_first_write_carries_the_monitors_verdict_along() -> None:
+    shown = _first_look(None)  # the monitor has not checked yet
+    assert shown["SpecValid"]["status"] == "True"
+    assert (shown["DriftDetected"]["status"], shown["DriftDetected"]["reason"]) == (
+        "Unknown",
+        "NotChecked",
+    )
+    drifted = {
+        "conditions": [
+            {
+                "type": "DriftDetected",
+                "status": "True",
+                "reason": "Drift",
+                "message": "drift",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ]
+    }
+    shown = _first_look(drifted)
+    assert shown["SpecValid"]["status"] == "True"
+    assert shown["DriftDetected"]["status"] == "True"
+    assert "DriftMonitor watcher" in shown["DriftDetected"]["message"]

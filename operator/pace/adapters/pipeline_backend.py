@@ -202,7 +202,6 @@ class LocalBackend:
                 env={**os.environ, **env},
                 start_new_session=True,
             )
-            warm_steps.lower_priority(proc.pid)
         (run_dir / "worker.pid").write_text(str(proc.pid))
 
     def status(self, request: PipelineRequest) -> RunState:

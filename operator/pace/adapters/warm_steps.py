@@ -276,17 +276,6 @@ def serve(socket_path: Path, *, worker: Callable[[Path], int], parent: int | Non
         socket_path.unlink(missing_ok=True)
 
 
-def lower_priority(pid: int) -> None:
-    """Run process ``pid`` (just started by this one) under SCHED_IDLE, inherited by all it
-    starts: a local run (the warm step server, whose forks are the runs, or a cold worker)
-    takes only CPU time nothing else wants, and yields at once to the operator's reconciles
-    and the API server. Niceness alone is not enough: at +10 a run still took a third of two
-    busy cores, and each request's wake-ups waited behind it (the scale bench: a thousand
-    objects of each kind had status 40 s later with a run training than without)."""
-    with contextlib.suppress(OSError):  # it already ended
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-
-
 def spawn_server(socket_path: Path, *, wait: float = 60.0) -> subprocess.Popen[bytes] | None:
     """Start `serve` for this process (it ends when this process does); None if it did not
     answer within ``wait`` seconds (runs then start cold)."""
@@ -308,7 +297,6 @@ def spawn_server(socket_path: Path, *, wait: float = 60.0) -> subprocess.Popen[b
         stdin=subprocess.DEVNULL,
         env={**os.environ, **SERVER_ENV},
     )
-    lower_priority(proc.pid)  # its forks, the runs, inherit it
     log.close()
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -48,15 +48,11 @@ async def advance(
         queue.adopt(model.uid)
         await _in_flight(model, run, body, patch, ctx, now)
     else:
-        _release(ctx, model.uid)
+        release_slot(memo, model.uid)
         if run.state == "Succeeded":
             await _clean_up(model, run, ctx)
     metrics.TRAINING_QUEUE.labels(state="queued").set(len(queue.waiting))
     metrics.TRAINING_QUEUE.labels(state="running").set(len(queue.occupied()))
-
-
-def _release(ctx: Context, uid: str) -> None:
-    release_slot(ctx.memo, uid)
 
 
 def release_slot(memo: Any, uid: str) -> None:

@@ -82,3 +82,30 @@ def test_the_first_write_carries_the_monitors_verdict_along() -> None:
     assert shown["SpecValid"]["status"] == "True"
     assert shown["DriftDetected"]["status"] == "True"
     assert "DriftMonitor watcher" in shown["DriftDetected"]["message"]
+
+
+def test_a_new_model_posts_no_event_for_where_every_model_starts() -> None:
+    """Ready=False NotTrained is where every new model starts: a thousand new models post no
+    thousand Warnings. Bad news at the first look (drift) is still announced."""
+    for monitor_status, reasons in (
+        (None, []),
+        (
+            {
+                "conditions": [
+                    {
+                        "type": "DriftDetected",
+                        "status": "True",
+                        "reason": "Drift",
+                        "message": "drift",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            },
+            ["Drift"],
+        ),
+    ):
+        patch = kopf.Patch()
+        with events.deferred() as held:
+            asyncio.run(mlmodel.reconcile(_model(), patch, _context(monitor_status)))
+        assert patch.status["phase"]  # the first conditions were written ...
+        assert [reason for _body, _type, reason, _message in held] == reasons  # ... quietly

@@ -95,3 +95,19 @@ def test_a_reused_order_follows_every_change_made_here_and_the_watch_within_its_
     now[0] = 1.5
     assert queue.position("u9") == 2
     assert queue.release("u0") == ["other"]
+
+
+def test_a_queued_position_is_rewritten_near_the_head_or_once_it_moved_by_a_tenth() -> None:
+    def worth(written: int | None, current: int | None, seconds: float = 120.0) -> bool:
+        return training_queue.position_worth_writing(
+            written, current, limit=2, seconds_since=seconds, refresh=60.0
+        )
+
+    assert worth(None, 700, seconds=0.0)  # the first position is always shown
+    assert not worth(700, 700)
+    assert worth(6, 4, seconds=0.0)  # within two rounds of the limit: at once
+    assert not worth(700, 650, seconds=30.0)  # moved a lot, but written half a minute ago
+    assert not worth(700, 640)  # a minute later, still less than a tenth
+    assert worth(700, 630)
+    assert worth(20, 18)
+    assert worth(700, None)  # no longer waiting

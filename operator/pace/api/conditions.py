@@ -53,6 +53,10 @@ class Reason(StrEnum):
     DELIVERY_FAILING = "DeliveryFailing"
 
 
+STARTING_REASONS = frozenset({Reason.NOT_TRAINED})
+"""Reasons of a False condition that only says where every new object starts (a new model
+serves nothing yet): its first appearance is not bad news and posts no event."""
+
 Status = Literal["True", "False", "Unknown"]
 
 

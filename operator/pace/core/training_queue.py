@@ -101,8 +101,29 @@ class TrainingQueue:
         self.running.discard(uid)
         self.waiting.pop(uid, None)
         self._changed()
-        free = self.limit - len(self.occupied() - {uid})
+        return self.heads(freed=uid)
+
+    def heads(self, *, freed: str = "") -> list[str]:
+        """The waiting uids a free slot would admit now (``freed``: a uid whose run just
+        ended, still counted in flight by the watch's view)."""
+        free = self.limit - len(self.occupied() - {freed})
         return self.order()[: max(free, 0)]
+
+
+def position_worth_writing(
+    written: int | None, current: int | None, *, limit: int, seconds_since: float, refresh: float
+) -> bool:
+    """Whether a queued run's position in status should be rewritten: at once near the head
+    (within two rounds of the limit) and when none is written; otherwise at most once per
+    ``refresh`` seconds, and only once it moved by a tenth or more. A thousand queued models
+    then cost a handful of writes each while the queue drains, not one per finished run."""
+    if current == written:
+        return False
+    if written is None or (current is not None and current <= 2 * limit):
+        return True
+    if seconds_since < refresh:
+        return False
+    return current is None or 10 * abs(current - written) >= written
 
 
 def default_limit(*, cpus: int, memory_bytes: int, per_run_bytes: int = 400 * 2**20) -> int:

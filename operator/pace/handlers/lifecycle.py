@@ -22,7 +22,7 @@ from pace.adapters import (
 from pace.api import constants
 from pace.config import OperatorConfig
 from pace.core import pipeline_plan, serving_credentials, training_queue
-from pace.handlers import notifier, reconciler
+from pace.handlers import mlmodel_training, notifier, reconciler
 
 
 @kopf.on.startup()
@@ -65,6 +65,7 @@ async def configure(
         limit=config.max_training_runs, order_ttl=1.0
     )
     memo.training_queue_keys = {}
+    memo.wakers.backlog.on_clear.append(lambda: mlmodel_training.wake_heads(memo))
     memo.kube = kube_api.KubeApi(kube_api.load_client())
     memo.s3, memo.store = await _object_store(config, memo.kube, logger)
     memo.store_users = _store_users(config, memo.s3)

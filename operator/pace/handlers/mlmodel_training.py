@@ -20,15 +20,19 @@ import kopf
 
 from pace.adapters import events, metrics, pipeline_backend
 from pace.api.mlmodel import MLModel, TrainingRun
-from pace.core import audit, naming, pipeline_plan, training_runs
+from pace.core import audit, naming, pipeline_plan, training_queue, training_runs
 from pace.handlers import auditing, indexes, mlmodel_rollout, reconciler, reporting
 from pace.handlers.reconciler import Context
 
 POLL_SECONDS = 2.0
 QUEUED_SECONDS = 30.0  # besides: a freed slot wakes the head of the queue at once
+BACKLOG_PATIENCE = 120.0
+"""How long a local run waits for the operator's backlog (objects not looked at yet) to clear
+before it takes its slot anyway: local runs share the operator's CPUs, and a thousand objects
+applied together get their first status before the runs start."""
 POSITION_REFRESH_SECONDS = 60.0
-"""A queued run's position is rewritten at most once a minute (and at once near the head),
-so a long queue does not turn every finished run into a write per queued model."""
+"""A queued run's position is rewritten at most once a minute, once it moved by a tenth (and
+at once near the head): `training_queue.position_worth_writing`."""
 
 
 async def advance(
@@ -57,9 +61,28 @@ async def advance(
 
 def release_slot(memo: Any, uid: str) -> None:
     """Free ``uid``'s training slot (or its place in the queue); wake the new head."""
-    for head in memo.training_queue.release(uid):
-        memo.wakers.wake(memo.training_queue_keys.get(head, ("", "", "")))
+    _wake(memo, memo.training_queue.release(uid))
     memo.training_queue_keys.pop(uid, None)
+
+
+def wake_heads(memo: Any) -> None:
+    """Wake the runs a free slot would admit now (the backlog they waited for cleared)."""
+    _wake(memo, memo.training_queue.heads())
+
+
+def _wake(memo: Any, uids: list[str]) -> None:
+    for uid in uids:
+        memo.wakers.wake(memo.training_queue_keys.get(uid, ("", "", "")))
+
+
+def _after_backlog(memo: Any, uid: str) -> bool:
+    """Whether ``uid``'s run, not yet admitted, waits for the backlog: local runs only (a
+    cluster backend's runs use the cluster's CPUs, not the operator's)."""
+    return (
+        memo.backend.name == "local"
+        and uid not in memo.training_queue.running
+        and not memo.wakers.backlog.clear(patience=BACKLOG_PATIENCE)
+    )
 
 
 def place(model: MLModel, run: TrainingRun, ctx: Context) -> TrainingRun:
@@ -89,7 +112,7 @@ async def _queued(
     queued_at = run.started_at or now
     queue.enqueue(model.uid, queued_at=queued_at, key=f"{model.namespace}/{model.name}")
     memo.training_queue_keys[model.uid] = ("mlmodels", model.namespace, model.name)
-    if queue.admit(model.uid):
+    if not _after_backlog(memo, model.uid) and queue.admit(model.uid):
         # Its deletion must now wait for a cleanup (the run, its slot, later the serving
         # key): PACE's finalizer goes on first, as a move of its own; the slot stays this
         # model's meanwhile, and the next look submits.
@@ -110,14 +133,13 @@ async def _queued(
         _report(model, submitted, body, patch, now)
         return
     position = queue.position(model.uid)
-    if position == run.position:
-        return
     written = ctx.scratch.get("position_written", 0.0)
-    near_head = position is not None and position <= 2 * queue.limit
-    if (
-        run.position is not None
-        and not near_head
-        and time.monotonic() - written < (POSITION_REFRESH_SECONDS)
+    if not training_queue.position_worth_writing(
+        run.position,
+        position,
+        limit=queue.limit,
+        seconds_since=time.monotonic() - written,
+        refresh=POSITION_REFRESH_SECONDS,
     ):
         return
     ctx.scratch["position_written"] = time.monotonic()

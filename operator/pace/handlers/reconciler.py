@@ -13,7 +13,8 @@ DriftMonitor and RetrainPolicy gets one daemon (kopf runs one per object) whose 
    again; nothing is ever overwritten blindly.
 4. posts the move's events only once its write has landed, then sleeps until the requeue time,
    a change of the object (or of an object it depends on, see `pace.handlers.indexes`), or
-   the operator's stop.
+   the operator's stop. After a move it looks again as soon as the watch brings the written
+   version back (at most ``ECHO_WAIT`` later): one look per version, never two.
 
 An exception never ends the loop: it is counted, logged, retried with exponential backoff
 (1 s doubling to 5 min), and shown on the object: condition ``Reconciled=False`` (reason
@@ -49,18 +50,57 @@ CONCURRENT_RECONCILES = 32
 """Reconciles in flight at once across all objects: a thousand objects appearing together
 queue for a slot instead of all holding a snapshot (and memory) at the same time."""
 MAX_BACKOFF = 300.0
+ECHO_WAIT = 2.0
+"""After a write, how long a loop waits for the watch to bring the written version back
+before it looks again anyway (from the object the write returned)."""
 GRACEFUL_STOP = 10.0
+
+
+class Backlog:
+    """Objects whose loop has not finished its first look yet: the operator's backlog (a
+    thousand objects applied together, or found at start-up). Work that may wait for it (the
+    local training runs, which share the operator's CPUs) asks `clear`; ``on_clear`` callbacks
+    run when the last first look is done."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._pending: set[str] = set()
+        self._since: float | None = None
+        self._clock = clock
+        self.on_clear: list[Callable[[], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def started(self, uid: str) -> None:
+        if not self._pending:
+            self._since = self._clock()
+        self._pending.add(uid)
+
+    def looked(self, uid: str) -> None:
+        if uid not in self._pending:
+            return
+        self._pending.discard(uid)
+        if not self._pending:
+            self._since = None
+            for callback in self.on_clear:
+                callback()
+
+    def clear(self, *, patience: float) -> bool:
+        """True when no first look is pending, or the backlog has lasted ``patience`` seconds
+        (objects arriving without pause never hold the waiting work back for longer)."""
+        return self._since is None or self._clock() - self._since >= patience
 
 
 class Wakers:
     """One asyncio.Event per object: set to make its daemon look again now; and the uids of
     objects the watch saw deleted while their loop ran (kinds without a finalizer: kopf does
-    not stop their daemons, the loop ends itself)."""
+    not stop their daemons, the loop ends itself); and the operator's `Backlog`."""
 
     def __init__(self) -> None:
         self._events: dict[Key, asyncio.Event] = {}
         self._gone: set[str] = set()
         self._ending: dict[Key, asyncio.Event] = {}
+        self.backlog = Backlog()
 
     def event(self, key: Key) -> asyncio.Event:
         return self._events.setdefault(key, asyncio.Event())
@@ -279,6 +319,7 @@ async def run(
     stopper.add_done_callback(lambda _: waker.set())
     loops = metrics.RECONCILE_LOOPS.labels(kind=kind)
     loops.inc()
+    wakers.backlog.started(uid)
     try:
         while not stopped and not wakers.gone(uid):
             waker.clear()
@@ -297,7 +338,10 @@ async def run(
                 if stored is not None:
                     snapshots.wrote(snapshot, stored, passed)
                     metrics.STATUS_WRITES.labels(kind=kind).inc()
-                    requeue = 0.0  # a move was made: look again from where it left us
+                    # A move was made: look again from where it left us once the watch has
+                    # brought the write back (kopf's body and the indexes then show it, and
+                    # no second look is spent on the same version), or after ECHO_WAIT.
+                    requeue = ECHO_WAIT if requeue is None else min(requeue, ECHO_WAIT)
             except kube_api.Conflict:
                 metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Conflict").inc()
                 fresh = await memo.kube.aget_object(plural, key[1], key[2])
@@ -326,6 +370,7 @@ async def run(
             finally:
                 slots.release()
                 metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+                wakers.backlog.looked(uid)
             if requeue == 0.0:
                 continue
             # Nothing of this look is held while the object sleeps (a thousand idle objects).
@@ -335,6 +380,7 @@ async def run(
                 await asyncio.wait_for(waker.wait(), timeout=requeue or IDLE_SECONDS)
     finally:
         stopper.cancel()
+        wakers.backlog.looked(uid)
         wakers.drop(key, uid)
         loops.dec()
 

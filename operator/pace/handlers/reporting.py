@@ -42,14 +42,16 @@ def report(
     for key, value in (fields or {}).items():
         patch.status[key] = value
     if post_events:
-        # A condition's first appearance is announced only when it is bad news: the first
-        # conditions of a thousand new objects would otherwise be thousands of events.
+        # A condition's first appearance is announced only when it is bad news (not where
+        # every new object starts): the first conditions of a thousand new objects would
+        # otherwise be thousands of events.
         events.post_transitions(
             body,
             [
                 c
                 for c in status.transitions(before, after)
-                if status.find(before, c.type) is not None or events.is_warning(c)
+                if status.find(before, c.type) is not None
+                or (events.is_warning(c) and c.reason not in conditions.STARTING_REASONS)
             ],
         )
     meta = body["metadata"]

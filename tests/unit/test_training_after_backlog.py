@@ -1,0 +1,116 @@
+"""Local training runs wait for the operator's backlog: a thousand objects applied together
+get their first status before the runs (which share the operator's CPUs) start, and the
+wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from pace.api import constants
+from pace.api.mlmodel import MLModel
+from pace.core.training_queue import TrainingQueue
+from pace.handlers import indexes, mlmodel_training, reconciler
+
+NS = "ns"
+EARLY = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _queued_model() -> dict[str, Any]:
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.MLMODEL_KIND,
+        "metadata": {"name": "a", "namespace": NS, "uid": "ua", "generation": 1},
+        "spec": {"task": "classification", "dataset": {"uri": "sklearn://iris", "target": "y"}},
+        "status": {
+            "training": {
+                "run": "a-v1",
+                "version": "v1",
+                "specHash": "h",
+                "trigger": "create",
+                "backend": "local",
+                "state": "Queued",
+                "position": 1,
+                "startedAt": EARLY.isoformat(),
+            }
+        },
+    }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_backlog_clears_after_every_first_look_and_says_so_once() -> None:
+    clock = Clock()
+    backlog = reconciler.Backlog(clock)
+    cleared: list[int] = []
+    backlog.on_clear.append(lambda: cleared.append(len(backlog)))
+    assert backlog.clear(patience=10)
+    backlog.started("a")
+    backlog.started("b")
+    assert not backlog.clear(patience=10)
+    backlog.looked("a")
+    backlog.looked("a")  # a second look of the same object changes nothing
+    assert not backlog.clear(patience=10) and cleared == []
+    clock.now = 10.0  # objects arriving without pause hold nothing back for longer
+    assert backlog.clear(patience=10)
+    backlog.looked("b")
+    assert cleared == [0]
+    backlog.looked("b")
+    assert cleared == [0]
+
+
+def _memo(backend: str, wakers: reconciler.Wakers) -> types.SimpleNamespace:
+    queue = TrainingQueue(limit=1)
+    return types.SimpleNamespace(
+        store=object(),
+        backend=types.SimpleNamespace(name=backend),
+        training_queue=queue,
+        training_queue_keys={},
+        wakers=wakers,
+    )
+
+
+def _look(memo: types.SimpleNamespace) -> dict[str, Any]:
+    body = _queued_model()
+    model = MLModel.from_body(body)
+    ctx = reconciler.Context(
+        memo=memo,
+        indexes={indexes.RUNS_IN_FLIGHT: {}},
+        logger=None,
+        wakers=memo.wakers,
+    )
+    patch = kopf.Patch()
+    asyncio.run(mlmodel_training.advance(model, body, patch, ctx, EARLY))
+    return dict(patch)
+
+
+def test_a_local_run_takes_its_slot_only_once_the_backlog_has_cleared() -> None:
+    wakers = reconciler.Wakers()
+    memo = _memo("local", wakers)
+    wakers.backlog.on_clear.append(lambda: mlmodel_training.wake_heads(memo))
+    woken = wakers.event(("mlmodels", NS, "a"))
+    wakers.backlog.started("another-object")
+    assert _look(memo) == {}  # first in line, slot free: still waits
+    assert "ua" not in memo.training_queue.running and not woken.is_set()
+    wakers.backlog.looked("another-object")
+    assert woken.is_set()  # the head is woken at once ...
+    # ... and its next look takes the slot (its first move: PACE's finalizer).
+    assert _look(memo)["metadata"]["finalizers"] == [reconciler.FINALIZER]
+    assert "ua" in memo.training_queue.running
+
+
+def test_a_cluster_backends_run_does_not_wait_for_the_operators_backlog() -> None:
+    wakers = reconciler.Wakers()
+    memo = _memo("kfp", wakers)
+    wakers.backlog.started("another-object")
+    assert _look(memo)["metadata"]["finalizers"] == [reconciler.FINALIZER]

@@ -109,3 +109,18 @@ def test_a_new_model_posts_no_event_for_where_every_model_starts() -> None:
             asyncio.run(mlmodel.reconcile(_model(), patch, _context(monitor_status)))
         assert patch.status["phase"]  # the first conditions were written ...
         assert [reason for _body, _type, reason, _message in held] == reasons  # ... quietly
+
+
+def test_the_spec_checks_run_once_per_generation() -> None:
+    """The checks' verdict is kept for the spec's generation; a new generation checks again."""
+    scratch: dict[Any, Any] = {}
+    policy = OperatorConfig().read_policy
+    body = _model()
+    assert not isinstance(mlmodel.parse(body, policy, scratch), str)
+    assert scratch["spec_checked"] == (("u1", 1), [])
+    body["spec"]["training"] = {"algorithm": "no_such_algorithm"}
+    assert not isinstance(mlmodel.parse(body, policy, scratch), str)  # same generation: kept
+    body["metadata"]["generation"] = 2
+    message = mlmodel.parse(body, policy, scratch)
+    assert isinstance(message, str), message
+    assert "no_such_algorithm" in message, message

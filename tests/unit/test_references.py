@@ -85,3 +85,22 @@ def test_a_new_object_has_a_grace_before_it_reports_what_is_missing() -> None:
     assert grace(created - timedelta(seconds=30)) == reporting.REFERENCE_GRACE  # clock skew
     # Not new: it has reported before.
     assert grace(created, status={"conditions": [{"type": "Ready"}]}) is None
+
+
+def test_the_grace_counts_from_when_the_operator_first_saw_the_object() -> None:
+    """An operator whose watch runs behind (a wave, a restart) sees an object long after its
+    creation; its references come as late, so the grace starts when the object was seen."""
+    created = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    body = {
+        "metadata": {"name": "m", "namespace": "ns", "creationTimestamp": "2026-01-01T12:00:00Z"}
+    }
+    seen = created + timedelta(seconds=25)
+    at = seen + timedelta(seconds=4)
+    assert reporting.reference_grace(body=body, now=at) is None  # from creation: past
+    assert reporting.reference_grace(body=body, now=at, seen_at=seen) == 6.0
+    # Seen before it was created (clock skew): the creation counts.
+    early = created - timedelta(seconds=5)
+    assert (
+        reporting.reference_grace(body=body, now=created + timedelta(seconds=3), seen_at=early)
+        == 7.0
+    )

@@ -60,7 +60,8 @@ def test_the_backlog_clears_after_every_first_look_and_says_so_once() -> None:
     assert not backlog.clear(patience=10)
     backlog.looked("a")
     backlog.looked("a")  # a second look of the same object changes nothing
-    assert not backlog.clear(patience=10) and cleared == []
+    assert not backlog.clear(patience=10)
+    assert cleared == []
     clock.now = 10.0  # objects arriving without pause hold nothing back for longer
     assert backlog.clear(patience=10)
     backlog.looked("b")
@@ -101,7 +102,8 @@ def test_a_local_run_takes_its_slot_only_once_the_backlog_has_cleared() -> None:
     woken = wakers.event(("mlmodels", NS, "a"))
     wakers.backlog.started("another-object")
     assert _look(memo) == {}  # first in line, slot free: still waits
-    assert "ua" not in memo.training_queue.running and not woken.is_set()
+    assert "ua" not in memo.training_queue.running
+    assert not woken.is_set()
     wakers.backlog.looked("another-object")
     assert woken.is_set()  # the head is woken at once ...
     # ... and its next look takes the slot (its first move: PACE's finalizer).

@@ -55,6 +55,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         invalid=invalid,
         kube=ctx.memo.kube,
         remembered=ctx.scratch,
+        seen_at=ctx.seen_at,
     )
     if wait is not None:
         return wait  # applied with its model, which does not exist yet: waits quietly

@@ -12,6 +12,7 @@ import kopf
 from pace import inference_sink
 from pace.adapters import (
     heap,
+    kopf_diffbase,
     kube_api,
     metrics,
     object_store,
@@ -36,7 +37,7 @@ async def configure(
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=constants.ANNOTATION_PREFIX
     )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = kopf_diffbase.LeanDiffBaseStorage(
         prefix=constants.ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     # No handler asks kopf for its finalizer (kopf removes its own where no handler needs it):

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,7 +88,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     now = datetime.now(UTC)
     # Inline: parsing is pure CPU (the estimators' parameters come from the generated table,
     # `pace.core.estimator_table`; scikit-learn is never imported here).
-    model = parse(body, ctx.memo.config.read_policy)
+    model = parse(body, ctx.memo.config.read_policy, ctx.scratch)
     if isinstance(model, str):
         _invalid_spec(body, patch, model, now=now)
         return None
@@ -129,7 +129,7 @@ async def _drift_along(
     monitor's "waiting for a verdict") right after its first. Computed on the object as the
     move leaves it, so the two compose into one patch."""
     after = merge_patch.apply(body, dict(patch))
-    model = parse(after, ctx.memo.config.read_policy)
+    model = parse(after, ctx.memo.config.read_policy, ctx.scratch)
     if isinstance(model, str):
         return
     mirrored = kopf.Patch()
@@ -138,16 +138,26 @@ async def _drift_along(
         patch.update(merge_patch.compose(dict(patch), dict(mirrored)))
 
 
-def parse(body: dict[str, Any], policy: uri_policy.ReadPolicy) -> MLModel | str:
+def parse(
+    body: dict[str, Any], policy: uri_policy.ReadPolicy, scratch: dict[Hashable, Any] | None = None
+) -> MLModel | str:
     """The model in a snapshot; or, when its spec does not parse, no run could carry it out
     (`pace.core.spec_checks`) or it names data the operator may not read for its namespace
-    (`pace.core.uri_policy`), the InvalidSpec message naming each field."""
+    (`pace.core.uri_policy`), the InvalidSpec message naming each field. The checks' verdict
+    is kept in ``scratch`` (the object's loop) for the spec's generation: a spec changes only
+    with its generation."""
     try:
         model = MLModel.from_body(body)
     except pydantic.ValidationError as exc:
         return reporting.invalid_spec_message(exc)
-    problems = spec_checks.problems(model.spec)
-    problems += uri_policy.mlmodel_problems(model.spec, model.namespace, policy)
+    checked = (scratch or {}).get("spec_checked")
+    if checked is not None and checked[0] == (model.uid, model.generation):
+        problems = checked[1]
+    else:
+        problems = spec_checks.problems(model.spec)
+        problems += uri_policy.mlmodel_problems(model.spec, model.namespace, policy)
+        if scratch is not None and model.generation:
+            scratch["spec_checked"] = ((model.uid, model.generation), problems)
     return spec_checks.message(problems) if problems else model
 
 

@@ -142,6 +142,8 @@ class Context:
     logger: Any
     wakers: Wakers
     scratch: dict[Hashable, Any] = field(default_factory=dict)  # per-object, kept across loops
+    seen_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When this operator's loop first saw the object."""
 
 
 Reconcile = Callable[[dict[str, Any], kopf.Patch, Context], Awaitable[float | None]]

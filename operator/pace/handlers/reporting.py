@@ -134,15 +134,21 @@ def _missing(found: dict[str, Any], namespace: str, refs: Sequence[Ref]) -> list
     ]
 
 
-def reference_grace(*, body: Any, now: datetime) -> float | None:
+def reference_grace(*, body: Any, now: datetime, seen_at: datetime | None = None) -> float | None:
     """Seconds a new object (no conditions yet, created less than REFERENCE_GRACE ago) still
-    waits for missing references before it reports them (None: report now)."""
+    waits for missing references before it reports them (None: report now). Counted from
+    when this operator first saw it (``seen_at``) when that is later: an operator whose watch
+    runs behind (a wave of objects, or a restart) sees the references late as well, and would
+    otherwise read each one from the API server, adding to the load that put it behind."""
     if (body.get("status") or {}).get("conditions"):
         return None
     created = body["metadata"].get("creationTimestamp")
     if not created:
         return None
-    age = (now - datetime.fromisoformat(str(created).replace("Z", "+00:00"))).total_seconds()
+    since = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    if seen_at is not None:
+        since = max(since, seen_at)
+    age = (now - since).total_seconds()
     left = min(REFERENCE_GRACE, REFERENCE_GRACE - age)
     return left if left > 0 else None
 
@@ -156,11 +162,13 @@ async def look_up_references(
     invalid: str | None,
     kube: Any,
     remembered: dict[Any, Any] | None = None,
+    seen_at: datetime | None = None,
 ) -> tuple[float | None, dict[str, Any]]:
     """(seconds to wait before reporting the references — None: report them now; the indexes
     to report them from).
 
-    A new object (`reference_grace`) whose references are missing waits quietly for the
+    A new object (`reference_grace`, from ``seen_at``: when the object's loop first saw it)
+    whose references are missing waits quietly for the
     watch to bring them, making no request: objects applied together (``kubectl apply -f
     dir/``, or a thousand at once, when one kind's watch runs seconds behind another's) often
     show a monitor before its model, and the model's arrival wakes it; this spares a GET per
@@ -188,7 +196,7 @@ async def look_up_references(
     )
     if shown is not None and shown.status == "False":
         return None, found
-    grace = reference_grace(body=body, now=now)
+    grace = reference_grace(body=body, now=now, seen_at=seen_at)
     if grace is not None:
         return grace, found
     fetched: dict[str, dict[Any, list[dict[str, Any]]]] = {}

@@ -280,6 +280,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
         invalid=problem,
         kube=ctx.memo.kube,
         remembered=ctx.scratch,
+        seen_at=ctx.seen_at,
     )
     if wait is not None:
         return wait  # applied with its model or monitor, which does not exist yet: waits quietly

@@ -116,3 +116,15 @@ def test_a_cluster_backends_run_does_not_wait_for_the_operators_backlog() -> Non
     memo = _memo("kfp", wakers)
     wakers.backlog.started("another-object")
     assert _look(memo)["metadata"]["finalizers"] == [reconciler.FINALIZER]
+
+
+def test_a_held_back_run_looks_again_when_the_patience_runs_out() -> None:
+    wakers = reconciler.Wakers()
+    memo = _memo("local", wakers)
+    model = MLModel.from_body(_queued_model())
+    assert mlmodel_training.seconds_until_admission(model, memo) is None  # nothing holds it
+    wakers.backlog.started("another-object")
+    due = mlmodel_training.seconds_until_admission(model, memo)
+    assert due is not None
+    assert mlmodel_training.BACKLOG_PATIENCE - 5 < due <= mlmodel_training.BACKLOG_PATIENCE
+    assert mlmodel_training.seconds_until_admission(model, _memo("kfp", wakers)) is None

@@ -91,6 +91,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
     model = parse(body, ctx.memo.config.read_policy, ctx.scratch)
     if isinstance(model, str):
         _invalid_spec(body, patch, model, now=now)
+        mlmodel_training.drop_queued(body, patch, ctx.memo, now=now)
         return None
     steps: tuple[Step, ...] = (
         accept_spec,
@@ -115,6 +116,7 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
             return 0.0
     return _sooner(
         next_look(model, now=now),
+        mlmodel_training.seconds_until_admission(model, ctx.memo),
         mlmodel_live.seconds_until_due(model, ctx, now=now),
         mlmodel_retention.seconds_until_due(model, ctx, now=now),
         mlmodel_batch.seconds_until_due(model, now=now),

@@ -65,6 +65,21 @@ def release_slot(memo: Any, uid: str) -> None:
     memo.training_queue_keys.pop(uid, None)
 
 
+def drop_queued(body: dict[str, Any], patch: kopf.Patch, memo: Any, *, now: datetime) -> None:
+    """A queued run whose model's spec turned invalid would never be submitted, and would
+    hold the head of the queue for good: it is marked Superseded and its place freed (a valid
+    spec later queues a run of its own)."""
+    stored = (body.get("status") or {}).get("training")
+    if not stored or stored.get("state") != "Queued":
+        return
+    run = TrainingRun.model_validate(stored)
+    dropped = training_runs.superseded(run, now=now).model_copy(
+        update={"message": "The spec became invalid; this queued run was dropped."}
+    )
+    patch.status["training"] = dropped.to_patch()
+    release_slot(memo, str(body["metadata"].get("uid", "")))
+
+
 def wake_heads(memo: Any) -> None:
     """Wake the runs a free slot would admit now (the backlog they waited for cleared)."""
     _wake(memo, memo.training_queue.heads())
@@ -73,6 +88,16 @@ def wake_heads(memo: Any) -> None:
 def _wake(memo: Any, uids: list[str]) -> None:
     for uid in uids:
         memo.wakers.wake(memo.training_queue_keys.get(uid, ("", "", "")))
+
+
+def seconds_until_admission(model: MLModel, memo: Any) -> float | None:
+    """For a queued local run held back by the backlog: seconds until the backlog's patience
+    runs out (the backlog clearing wakes it sooner)."""
+    run = model.status.training
+    if run is None or run.state != "Queued" or not _after_backlog(memo, model.uid):
+        return None
+    backlog: reconciler.Backlog = memo.wakers.backlog
+    return max(0.5, backlog.seconds_left(patience=BACKLOG_PATIENCE))
 
 
 def _after_backlog(memo: Any, uid: str) -> bool:

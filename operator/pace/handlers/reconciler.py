@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
@@ -44,6 +45,7 @@ from pace.api.conditions import ConditionType, Reason
 from pace.core import merge_patch, status
 from pace.handlers.indexes import kept
 
+log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (plural, namespace, name)
 IDLE_SECONDS = 60.0
 CONCURRENT_RECONCILES = 32
@@ -83,12 +85,21 @@ class Backlog:
         if not self._pending:
             self._since = None
             for callback in self.on_clear:
-                callback()
+                try:
+                    callback()
+                except Exception:  # a loop's end must not fail on another's behalf
+                    log.exception("a backlog-cleared callback failed")
 
     def clear(self, *, patience: float) -> bool:
         """True when no first look is pending, or the backlog has lasted ``patience`` seconds
         (objects arriving without pause never hold the waiting work back for longer)."""
-        return self._since is None or self._clock() - self._since >= patience
+        return self.seconds_left(patience=patience) == 0.0
+
+    def seconds_left(self, *, patience: float) -> float:
+        """Seconds until `clear` turns true by patience (0: clear now)."""
+        if self._since is None:
+            return 0.0
+        return max(0.0, patience - (self._clock() - self._since))
 
 
 class Wakers:
@@ -343,7 +354,7 @@ async def run(
                     # A move was made: look again from where it left us once the watch has
                     # brought the write back (kopf's body and the indexes then show it, and
                     # no second look is spent on the same version), or after ECHO_WAIT.
-                    requeue = ECHO_WAIT if requeue is None else min(requeue, ECHO_WAIT)
+                    requeue = min(requeue or ECHO_WAIT, ECHO_WAIT)
             except kube_api.Conflict:
                 metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Conflict").inc()
                 fresh = await memo.kube.aget_object(plural, key[1], key[2])

@@ -1,0 +1,87 @@
+"""A queued model whose spec turns invalid gives up its place: its queued run is marked
+Superseded, so a model behind it is not held back by a run that will never be submitted."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import kopf
+
+from pace.adapters import events
+from pace.api import constants
+from pace.config import OperatorConfig
+from pace.core.training_queue import TrainingQueue
+from pace.handlers import indexes, mlmodel, reconciler
+
+NS = "ns"
+EARLY = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _queued_model(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.MLMODEL_KIND,
+        "metadata": {"name": "a", "namespace": NS, "uid": "ua", "generation": 2},
+        "spec": spec,
+        "status": {
+            "observedGeneration": 1,
+            "training": {
+                "run": "a-v1",
+                "version": "v1",
+                "specHash": "h",
+                "trigger": "create",
+                "backend": "local",
+                "state": "Queued",
+                "position": 1,
+                "startedAt": EARLY.isoformat(),
+            },
+        },
+    }
+
+
+def _look(spec: dict[str, Any]) -> tuple[dict[str, Any], TrainingQueue, reconciler.Wakers]:
+    queue = TrainingQueue(limit=1)
+    queue.enqueue("ua", queued_at=EARLY, key=f"{NS}/a")
+    queue.enqueue("ub", queued_at=EARLY + timedelta(seconds=1), key=f"{NS}/b")
+    queue.running.add("busy")  # the one slot is taken
+    wakers = reconciler.Wakers()
+    memo = types.SimpleNamespace(
+        store=object(),
+        config=OperatorConfig(),
+        training_queue=queue,
+        training_queue_keys={"ua": ("mlmodels", NS, "a"), "ub": ("mlmodels", NS, "b")},
+        wakers=wakers,
+    )
+    ctx = reconciler.Context(
+        memo=memo, indexes={indexes.RUNS_IN_FLIGHT: {}}, logger=None, wakers=wakers
+    )
+    patch = kopf.Patch()
+    with events.deferred():  # held, as the loop holds them until the write lands
+        asyncio.run(mlmodel.reconcile(_queued_model(spec), patch, ctx))
+    return dict(patch), queue, wakers
+
+
+def test_a_queued_model_whose_spec_turns_invalid_leaves_the_queue() -> None:
+    spec = {
+        "task": "classification",
+        "dataset": {"uri": "sklearn://iris", "target": "y"},
+        "training": {"algorithm": "no_such_algorithm"},
+    }
+    patch, queue, _wakers = _look(spec)
+    conditions = {c["type"]: c for c in patch["status"]["conditions"]}
+    assert conditions["SpecValid"]["reason"] == "InvalidSpec"
+    training = patch["status"]["training"]
+    assert training["state"] == "Superseded"
+    assert "invalid" in training["message"]
+    assert "ua" not in queue.waiting
+    queue.running.discard("busy")
+    assert queue.admit("ub")  # the model behind it is not held back
+
+
+def test_a_spec_that_does_not_parse_also_gives_up_the_place() -> None:
+    patch, queue, _wakers = _look({"task": "no-such-task", "dataset": {"uri": "sklearn://iris"}})
+    assert patch["status"]["training"]["state"] == "Superseded"
+    assert "ua" not in queue.waiting

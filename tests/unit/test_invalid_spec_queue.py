@@ -5,41 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import types
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import kopf
 
 from pace.adapters import events
-from pace.api import constants
 from pace.config import OperatorConfig
 from pace.core.training_queue import TrainingQueue
 from pace.handlers import indexes, mlmodel, reconciler
 
-NS = "ns"
-EARLY = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _queued_model(spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": constants.API_VERSION,
-        "kind": constants.MLMODEL_KIND,
-        "metadata": {"name": "a", "namespace": NS, "uid": "ua", "generation": 2},
-        "spec": spec,
-        "status": {
-            "observedGeneration": 1,
-            "training": {
-                "run": "a-v1",
-                "version": "v1",
-                "specHash": "h",
-                "trigger": "create",
-                "backend": "local",
-                "state": "Queued",
-                "position": 1,
-                "startedAt": EARLY.isoformat(),
-            },
-        },
-    }
+from .loop_support import EARLY, NS, queued_model
 
 
 def _look(spec: dict[str, Any]) -> tuple[dict[str, Any], TrainingQueue, reconciler.Wakers]:
@@ -60,7 +36,7 @@ def _look(spec: dict[str, Any]) -> tuple[dict[str, Any], TrainingQueue, reconcil
     )
     patch = kopf.Patch()
     with events.deferred():  # held, as the loop holds them until the write lands
-        asyncio.run(mlmodel.reconcile(_queued_model(spec), patch, ctx))
+        asyncio.run(mlmodel.reconcile(queued_model(spec=spec, generation=2), patch, ctx))
     return dict(patch), queue, wakers
 
 

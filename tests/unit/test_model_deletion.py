@@ -5,36 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import types
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from pace.api import constants
 from pace.core.training_queue import TrainingQueue
 from pace.handlers import indexes, mlmodel, reconciler
 
-NS = "ns"
-EARLY = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _queued_model(name: str, uid: str) -> dict[str, Any]:
-    return {
-        "apiVersion": constants.API_VERSION,
-        "kind": constants.MLMODEL_KIND,
-        "metadata": {"name": name, "namespace": NS, "uid": uid, "generation": 1},
-        "spec": {"task": "classification", "dataset": {"uri": "sklearn://iris", "target": "y"}},
-        "status": {
-            "training": {
-                "run": f"{name}-v1",
-                "version": "v1",
-                "specHash": "h",
-                "trigger": "create",
-                "backend": "local",
-                "state": "Queued",
-                "position": 1,
-                "startedAt": EARLY.isoformat(),
-            }
-        },
-    }
+from .loop_support import EARLY, NS, queued_model
 
 
 def test_a_deleted_queued_model_gives_its_place_to_the_next() -> None:
@@ -52,7 +29,7 @@ def test_a_deleted_queued_model_gives_its_place_to_the_next() -> None:
     )
     # Another model remains in the namespace: its serving key stays (no store involved).
     found: dict[str, Any] = {indexes.MLMODELS: {(NS, "b"): [{}]}}
-    asyncio.run(mlmodel.deleted(_queued_model("a", "first"), memo, found))
+    asyncio.run(mlmodel.deleted(queued_model("a", "first"), memo, found))
     assert "first" not in queue.waiting
     assert "first" not in memo.training_queue_keys
     queue.running.discard("busy")

@@ -13,6 +13,8 @@ import kopf
 from pace.api.constants import FINALIZER
 from pace.handlers import reconciler
 
+from .loop_support import Stopper
+
 
 def _object(*conditions: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -74,22 +76,6 @@ def test_the_message_names_the_error_and_is_kept_short() -> None:
     assert long.endswith("…")
 
 
-class _Stopper:
-    """What kopf hands a daemon as ``stopped``: falsy until set."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self) -> None:
-        await self._event.wait()
-
-
 def test_a_deletion_cleanup_runs_once_after_the_loop_even_when_kopf_cancels_it_mid_look() -> None:
     """The cleanup is started by the watch, not by the object's daemon: kopf cancelling a loop
     caught mid-reconcile cannot cut it short; it waits for the loop to end, runs once however
@@ -112,7 +98,7 @@ def test_a_deletion_cleanup_runs_once_after_the_loop_even_when_kopf_cancels_it_m
             deletions=reconciler.Deletions(),
         )
         body = {"metadata": {"namespace": "ns", "name": "m", "uid": "u1"}}
-        stopper = _Stopper()
+        stopper = Stopper()
         loop = asyncio.ensure_future(
             reconciler.run(
                 kind="K",

@@ -12,23 +12,9 @@ import kopf
 
 from pace.handlers import reconciler
 
-KEY = ("ks", "ns", "m")
+from .loop_support import NS, Stopper
 
-
-class _Stopper:
-    """kopf's daemon stopper: false until set."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self) -> None:
-        await self._event.wait()
+KEY = ("ks", NS, "m")
 
 
 class _Kube:
@@ -45,90 +31,81 @@ class _Kube:
         return {"metadata": {**meta, "resourceVersion": str(1 + self.writes)}, **patch}
 
 
-def test_after_a_move_the_loop_waits_for_the_watch_to_bring_the_write_back() -> None:
-    looks: list[str] = []
+class _Loop:
+    """One object's loop over a reconcile that moves once ("look again": 0.0), then rests;
+    ``looks`` are the resourceVersions it looked at."""
 
-    async def reconcile(snapshot: dict[str, Any], patch: kopf.Patch, _ctx: Any) -> float | None:
-        looks.append(snapshot["metadata"]["resourceVersion"])
-        if not (snapshot.get("status") or {}).get("moved"):
-            patch.status["moved"] = True
-            return 0.0  # a move: "look again"
-        return None
-
-    async def scenario() -> None:
-        kube = _Kube()
-        memo = SimpleNamespace(
-            kube=kube, wakers=reconciler.Wakers(), reconcile_slots=asyncio.Semaphore(1)
+    def __init__(self) -> None:
+        self.looks: list[str] = []
+        self.kube = _Kube()
+        self.memo = SimpleNamespace(
+            kube=self.kube, wakers=reconciler.Wakers(), reconcile_slots=asyncio.Semaphore(1)
         )
-        body: dict[str, Any] = {
-            "metadata": {"namespace": "ns", "name": "m", "uid": "u1", "resourceVersion": "1"}
+        self.body: dict[str, Any] = {
+            "metadata": {"namespace": NS, "name": "m", "uid": "u1", "resourceVersion": "1"}
         }
-        stopped = _Stopper()
-        loop = asyncio.ensure_future(
-            reconciler.run(
-                kind="K",
-                plural="ks",
-                reconcile=reconcile,
-                body=body,  # type: ignore[arg-type]
-                memo=memo,
-                stopped=stopped,
-                logger=logging.getLogger("t"),
-                indexes={},
-            )
-        )
-        await asyncio.sleep(0.3)
-        assert kube.writes == 1
-        assert looks == ["1"], "no second look before the watch brings the write back"
-        # The watch brings it: kopf swaps the live body and the event wakes the loop.
-        body["metadata"]["resourceVersion"] = "2"
-        body["status"] = {"moved": True}
-        memo.wakers.wake(KEY)
-        await asyncio.sleep(0.1)
-        assert looks == ["1", "2"]  # one look of the written version, from the watch's body
-        assert kube.writes == 1
-        stopped.set()
-        memo.wakers.wake(KEY)
-        await asyncio.wait_for(loop, 5)
+        self.stopped = Stopper()
+        self.task: asyncio.Future[None] | None = None
 
-    asyncio.run(scenario())
-
-
-def test_without_the_echo_the_loop_looks_again_after_echo_wait(monkeypatch: Any) -> None:
-    looks: list[str] = []
-    monkeypatch.setattr(reconciler, "ECHO_WAIT", 0.2)
-
-    async def reconcile(snapshot: dict[str, Any], patch: kopf.Patch, _ctx: Any) -> float | None:
-        looks.append(snapshot["metadata"]["resourceVersion"])
+    async def _reconcile(
+        self, snapshot: dict[str, Any], patch: kopf.Patch, _ctx: Any
+    ) -> float | None:
+        self.looks.append(snapshot["metadata"]["resourceVersion"])
         if not (snapshot.get("status") or {}).get("moved"):
             patch.status["moved"] = True
             return 0.0
         return None
 
-    async def scenario() -> None:
-        memo = SimpleNamespace(
-            kube=_Kube(), wakers=reconciler.Wakers(), reconcile_slots=asyncio.Semaphore(1)
-        )
-        body: dict[str, Any] = {
-            "metadata": {"namespace": "ns", "name": "m", "uid": "u1", "resourceVersion": "1"}
-        }
-        stopped = _Stopper()
-        loop = asyncio.ensure_future(
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(
             reconciler.run(
                 kind="K",
                 plural="ks",
-                reconcile=reconcile,
-                body=body,  # type: ignore[arg-type]
-                memo=memo,
-                stopped=stopped,
+                reconcile=self._reconcile,
+                body=self.body,  # type: ignore[arg-type]
+                memo=self.memo,
+                stopped=self.stopped,
                 logger=logging.getLogger("t"),
                 indexes={},
             )
         )
+
+    async def stop(self) -> None:
+        self.stopped.set()
+        self.memo.wakers.wake(KEY)
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 5)
+
+
+def test_after_a_move_the_loop_waits_for_the_watch_to_bring_the_write_back() -> None:
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.start()
+        await asyncio.sleep(0.3)
+        assert loop.kube.writes == 1
+        assert loop.looks == ["1"], "no second look before the watch brings the write back"
+        # The watch brings it: kopf swaps the live body and the event wakes the loop.
+        loop.body["metadata"]["resourceVersion"] = "2"
+        loop.body["status"] = {"moved": True}
+        loop.memo.wakers.wake(KEY)
+        await asyncio.sleep(0.1)
+        assert loop.looks == ["1", "2"]  # one look of the written version, the watch's body
+        assert loop.kube.writes == 1
+        await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_without_the_echo_the_loop_looks_again_after_echo_wait(monkeypatch: Any) -> None:
+    monkeypatch.setattr(reconciler, "ECHO_WAIT", 0.2)
+
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.start()
         await asyncio.sleep(0.5)
         # The watch never caught up: the second look starts from what the write returned.
-        assert looks == ["1", "2"]
-        stopped.set()
-        memo.wakers.wake(KEY)
-        await asyncio.wait_for(loop, 5)
+        assert loop.looks == ["1", "2"]
+        assert loop.kube.writes == 1
+        await loop.stop()
 
     asyncio.run(scenario())

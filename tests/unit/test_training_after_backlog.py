@@ -6,39 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import types
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
-from pace.api import constants
 from pace.api.mlmodel import MLModel
 from pace.core.training_queue import TrainingQueue
 from pace.handlers import indexes, mlmodel_training, reconciler
 
-NS = "ns"
-EARLY = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _queued_model() -> dict[str, Any]:
-    return {
-        "apiVersion": constants.API_VERSION,
-        "kind": constants.MLMODEL_KIND,
-        "metadata": {"name": "a", "namespace": NS, "uid": "ua", "generation": 1},
-        "spec": {"task": "classification", "dataset": {"uri": "sklearn://iris", "target": "y"}},
-        "status": {
-            "training": {
-                "run": "a-v1",
-                "version": "v1",
-                "specHash": "h",
-                "trigger": "create",
-                "backend": "local",
-                "state": "Queued",
-                "position": 1,
-                "startedAt": EARLY.isoformat(),
-            }
-        },
-    }
+from .loop_support import EARLY, NS, queued_model
 
 
 class Clock:
@@ -82,7 +58,7 @@ def _memo(backend: str, wakers: reconciler.Wakers) -> types.SimpleNamespace:
 
 
 def _look(memo: types.SimpleNamespace) -> dict[str, Any]:
-    body = _queued_model()
+    body = queued_model()
     model = MLModel.from_body(body)
     ctx = reconciler.Context(
         memo=memo,
@@ -121,7 +97,7 @@ def test_a_cluster_backends_run_does_not_wait_for_the_operators_backlog() -> Non
 def test_a_held_back_run_looks_again_when_the_patience_runs_out() -> None:
     wakers = reconciler.Wakers()
     memo = _memo("local", wakers)
-    model = MLModel.from_body(_queued_model())
+    model = MLModel.from_body(queued_model())
     assert mlmodel_training.seconds_until_admission(model, memo) is None  # nothing holds it
     wakers.backlog.started("another-object")
     due = mlmodel_training.seconds_until_admission(model, memo)

@@ -15,6 +15,17 @@ from pace.config import OperatorConfig
 from pace.handlers import indexes, mlmodel, reconciler
 
 NAMESPACE, NAME, MONITOR = "ns", "iris", "watcher"
+DRIFTED = {  # a monitor's status with drift found
+    "conditions": [
+        {
+            "type": "DriftDetected",
+            "status": "True",
+            "reason": "Drift",
+            "message": "drift",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }
+    ]
+}
 
 
 def _model() -> dict[str, Any]:
@@ -67,18 +78,7 @@ def test_the_first_write_carries_the_monitors_verdict_along() -> None:
         "Unknown",
         "NotChecked",
     )
-    drifted = {
-        "conditions": [
-            {
-                "type": "DriftDetected",
-                "status": "True",
-                "reason": "Drift",
-                "message": "drift",
-                "lastTransitionTime": "2026-01-01T00:00:00Z",
-            }
-        ]
-    }
-    shown = _first_look(drifted)
+    shown = _first_look(DRIFTED)
     assert shown["SpecValid"]["status"] == "True"
     assert shown["DriftDetected"]["status"] == "True"
     assert "DriftMonitor watcher" in shown["DriftDetected"]["message"]
@@ -89,20 +89,7 @@ def test_a_new_model_posts_no_event_for_where_every_model_starts() -> None:
     thousand Warnings. Bad news at the first look (drift) is still announced."""
     for monitor_status, reasons in (
         (None, []),
-        (
-            {
-                "conditions": [
-                    {
-                        "type": "DriftDetected",
-                        "status": "True",
-                        "reason": "Drift",
-                        "message": "drift",
-                        "lastTransitionTime": "2026-01-01T00:00:00Z",
-                    }
-                ]
-            },
-            ["Drift"],
-        ),
+        (DRIFTED, ["Drift"]),
     ):
         patch = kopf.Patch()
         with events.deferred() as held:

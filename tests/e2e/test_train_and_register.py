@@ -478,7 +478,20 @@ def test_a_model_created_again_starts_afresh(
     api.create_namespaced_custom_object(
         constants.GROUP, constants.VERSION, namespace, constants.MLMODEL_PLURAL, body
     )
-    first = eventually(serving, timeout=RUN_TIMEOUT, interval=1.0, what="the first model serving")
+    def shown() -> dict[str, Any]:  # what the user sees, to tell why a wait timed out
+        try:
+            status = get(kube_cluster, namespace, "again").get("status") or {}
+        except kubernetes.client.exceptions.ApiException as exc:
+            return {"error": exc.status}
+        return {k: status.get(k) for k in ("training", "conditions", "servingVersion")}
+
+    first = eventually(
+        serving,
+        timeout=RUN_TIMEOUT,
+        interval=1.0,
+        what="the first model serving",
+        context=shown,
+    )
     first_uri = first["status"]["versions"][0]["artifactUri"]
     first_lineage = (
         f"models/{namespace}/again/{first['metadata']['uid'][:8]}/versions/v1/lineage.json"
@@ -507,6 +520,7 @@ def test_a_model_created_again_starts_afresh(
         timeout=RUN_TIMEOUT,
         interval=1.0,
         what="the model created again serving its own v1",
+        context=shown,
     )
     [version] = second["status"]["versions"]
     assert version["version"] == "v1"

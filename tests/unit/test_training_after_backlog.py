@@ -75,7 +75,7 @@ def test_a_local_run_takes_its_slot_only_once_the_backlog_has_cleared() -> None:
     wakers = reconciler.Wakers()
     memo = _memo("local", wakers)
     wakers.backlog.on_clear.append(lambda: mlmodel_training.wake_heads(memo))
-    woken = wakers.event(("mlmodels", NS, "a"))
+    woken = wakers.event(("mlmodels", NS, "a"), "ua")
     wakers.backlog.started("another-object")
     assert _look(memo) == {}  # first in line, slot free: still waits
     assert "ua" not in memo.training_queue.running

@@ -103,44 +103,57 @@ class Backlog:
 
 
 class Wakers:
-    """One asyncio.Event per object: set to make its daemon look again now; and the uids of
-    objects the watch saw deleted while their loop ran (kinds without a finalizer: kopf does
-    not stop their daemons, the loop ends itself); and the operator's `Backlog`."""
+    """One asyncio.Event per running loop, found by the object's key: set to make its daemon
+    look again now; and the uids of objects the watch saw deleted while their loop ran (kinds
+    without a finalizer: kopf does not stop their daemons, the loop ends itself); and the
+    operator's `Backlog`.
+
+    Loops are told apart by uid: an object deleted and created again under the same name may
+    start its loop while the old one still finishes its look, and the old loop's end must not
+    take the new loop's event with it (the new one would never be woken by the watch)."""
 
     def __init__(self) -> None:
-        self._events: dict[Key, asyncio.Event] = {}
+        self._loops: dict[str, asyncio.Event] = {}  # uid -> the event of its running loop
+        self._current: dict[Key, str] = {}  # key -> uid of its newest loop
         self._gone: set[str] = set()
-        self._ending: dict[Key, asyncio.Event] = {}
+        self._ending: dict[str, asyncio.Event] = {}
         self.backlog = Backlog()
 
-    def event(self, key: Key) -> asyncio.Event:
-        return self._events.setdefault(key, asyncio.Event())
+    def event(self, key: Key, uid: str = "") -> asyncio.Event:
+        """The event of ``uid``'s loop (created at its start); ``key`` now wakes it."""
+        self._current[key] = uid
+        return self._loops.setdefault(uid, asyncio.Event())
 
     def wake(self, key: Key) -> None:
-        found = self._events.get(key)
+        uid = self._current.get(key)
+        found = self._loops.get(uid) if uid is not None else None
         if found is not None:
             found.set()
 
     def drop(self, key: Key, uid: str = "") -> None:
-        self._events.pop(key, None)
+        """``uid``'s loop ended."""
+        self._loops.pop(uid, None)
+        if self._current.get(key) == uid:
+            del self._current[key]
         self._gone.discard(uid)
-        ending = self._ending.pop(key, None)
+        ending = self._ending.pop(uid, None)
         if ending is not None:
             ending.set()
 
     def mark_gone(self, key: Key, uid: str) -> None:
         """The watch saw the object deleted: its loop (if one runs) ends at its next turn."""
-        if key in self._events:
+        found = self._loops.get(uid)
+        if found is not None:
             self._gone.add(uid)
-            self.wake(key)
+            found.set()
 
     def gone(self, uid: str) -> bool:
         return uid in self._gone
 
-    async def ended(self, key: Key) -> None:
-        """Return once the loop of ``key`` (if one runs) has ended."""
-        if key in self._events:
-            await self._ending.setdefault(key, asyncio.Event()).wait()
+    async def ended(self, uid: str) -> None:
+        """Return once the loop of ``uid`` (if one runs) has ended."""
+        if uid in self._loops:
+            await self._ending.setdefault(uid, asyncio.Event()).wait()
 
 
 @dataclass
@@ -324,7 +337,7 @@ async def run(
     uid = str(meta.get("uid", ""))
     wakers: Wakers = memo.wakers
     slots: asyncio.Semaphore = memo.reconcile_slots
-    waker = wakers.event(key)
+    waker = wakers.event(key, uid)
     ctx = Context(memo=memo, indexes=indexes, logger=logger, wakers=wakers)
     snapshots = Snapshots()
     failures = conflicts = 0
@@ -515,7 +528,7 @@ async def _clean_up(
     key: Key = (plural, meta["namespace"], meta["name"])
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(2 * GRACEFUL_STOP):
-            await memo.wakers.ended(key)
+            await memo.wakers.ended(str(meta.get("uid", "")))
     if on_deleted is not None:
         try:
             await on_deleted(body, memo, indexes)

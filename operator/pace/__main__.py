@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     from pace.adapters import heap
 
     heap.limit_arenas()  # before kopf starts its threads
+    heap.fewer_full_collections()
     config = OperatorConfig.from_env()
     kopf.cli.main(
         args=kopf_args(config, sys.argv[1:] if argv is None else argv), prog_name="pace-operator"

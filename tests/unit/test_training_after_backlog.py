@@ -9,6 +9,7 @@ import types
 from typing import Any
 
 import kopf
+import pytest
 
 from pace.api.mlmodel import MLModel
 from pace.core.training_queue import TrainingQueue
@@ -27,7 +28,7 @@ class Clock:
 
 def test_the_backlog_clears_after_every_first_look_and_says_so_once() -> None:
     clock = Clock()
-    backlog = reconciler.Backlog(clock)
+    backlog = reconciler.Backlog(clock, quiet=2.0)
     cleared: list[int] = []
     backlog.on_clear.append(lambda: cleared.append(len(backlog)))
     assert backlog.clear(patience=10)
@@ -44,6 +45,38 @@ def test_the_backlog_clears_after_every_first_look_and_says_so_once() -> None:
     assert cleared == [0]
     backlog.looked("b")
     assert cleared == [0]
+
+
+def test_an_empty_moment_between_two_applied_objects_does_not_clear_the_backlog() -> None:
+    """An operator that keeps up with an apply empties its backlog between two objects: the
+    waiting work starts only once it stayed empty for ``quiet`` seconds, and the patience
+    counts from the first object of the whole apply."""
+    clock = Clock()
+    backlog = reconciler.Backlog(clock, quiet=2.0)
+    for i in range(8):  # one object a second, each looked at before the next arrives
+        clock.now = float(i)
+        backlog.started(f"o{i}")
+        clock.now = i + 0.5
+        backlog.looked(f"o{i}")
+        assert not backlog.clear(patience=100), i
+        assert backlog.seconds_left(patience=100) == 2.0
+    clock.now = 9.4
+    assert backlog.seconds_left(patience=100) == pytest.approx(0.1)
+    clock.now = 9.5
+    assert backlog.clear(patience=100)  # the apply paused: two quiet seconds
+    # Patience: the busy period began with o0 at 0 s, not with the latest object.
+    backlog2 = reconciler.Backlog(clock, quiet=2.0)
+    for i in range(30):
+        clock.now = float(i)
+        backlog2.started(f"o{i}")
+        clock.now = i + 0.5
+        backlog2.looked(f"o{i}")
+    assert backlog2.clear(patience=20)
+    # After a pause, the next object begins a new busy period.
+    clock.now = 100.0
+    backlog2.started("late")
+    assert not backlog2.clear(patience=20)
+    assert backlog2.seconds_left(patience=20) == 20.0
 
 
 def _memo(backend: str, wakers: reconciler.Wakers) -> types.SimpleNamespace:
@@ -82,7 +115,9 @@ def test_a_local_run_takes_its_slot_only_once_the_backlog_has_cleared() -> None:
     assert not woken.is_set()
     wakers.backlog.looked("another-object")
     assert woken.is_set()  # the head is woken at once ...
-    # ... and its next look takes the slot (its first move: PACE's finalizer).
+    assert _look(memo) == {}  # ... and waits out the backlog's quiet seconds ...
+    wakers.backlog.quiet = 0.0
+    # ... then its next look takes the slot (its first move: PACE's finalizer).
     assert _look(memo)["metadata"]["finalizers"] == [reconciler.FINALIZER]
     assert "ua" in memo.training_queue.running
 

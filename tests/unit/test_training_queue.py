@@ -1,5 +1,6 @@
 """The training queue: first come first served under a limit, restart-safe counting."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from pace.core import training_queue
@@ -95,6 +96,36 @@ def test_a_reused_order_follows_every_change_made_here_and_the_watch_within_its_
     now[0] = 1.5
     assert queue.position("u9") == 2
     assert queue.release("u0") == ["other"]
+
+
+def test_runs_queued_one_by_one_go_into_the_kept_order_without_a_sort_each() -> None:
+    """A thousand models queued together: each takes its place in the kept order (no sort of
+    the whole queue and no read of the watch's view per model), and every position is the one
+    a full sort gives."""
+
+    rng = random.Random(7)
+    calls = [0]
+
+    def queued() -> list[tuple[str, datetime, str]]:
+        calls[0] += 1
+        return [("stored", T0 + timedelta(seconds=500), "ns/stored")]
+
+    queue = TrainingQueue(limit=1, queued=queued, order_ttl=1.0, clock=lambda: 0.0)
+    arrivals = [
+        (f"u{i}", T0 + timedelta(seconds=rng.randrange(1000)), f"ns/m{i}") for i in range(300)
+    ]
+    for uid, at, key in arrivals:
+        queue.enqueue(uid, queued_at=at, key=key)
+        assert queue.position(uid) is not None
+    assert calls[0] == 1
+    expected = sorted(
+        [*arrivals, ("stored", T0 + timedelta(seconds=500), "ns/stored")],
+        key=lambda a: (a[1], a[2], a[0]),
+    )
+    assert queue.order() == [uid for uid, _at, _key in expected]
+    assert [queue.position(uid) for uid, _at, _key in arrivals] == [
+        1 + [e[0] for e in expected].index(uid) for uid, _at, _key in arrivals
+    ]
 
 
 def test_a_queued_position_is_rewritten_near_the_head_or_once_it_moved_by_a_tenth() -> None:

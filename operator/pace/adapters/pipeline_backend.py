@@ -453,7 +453,15 @@ class KfpBackend:
         )
 
 
+RUN_NICENESS = 10
+"""CPU niceness of local runs (a run's worker, its steps, and the warm step server they fork
+from): they share the operator's CPUs, and the operator's reconciles come first. A run takes
+longer only while the operator (or anything else) wants the CPU."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    with contextlib.suppress(OSError):
+        os.nice(RUN_NICENESS)
     parser = argparse.ArgumentParser(prog="python -m pace.adapters.pipeline_backend")
     sub = parser.add_subparsers(dest="command", required=True)
     worker = sub.add_parser("worker", help="run one pipeline with kfp.local (internal)")

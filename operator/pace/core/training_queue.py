@@ -10,6 +10,7 @@ cancelled, and returns the uids that should look again (the new head of the queu
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ class TrainingQueue:
     queued runs is then at most that old."""
     clock: Callable[[], float] = time.monotonic
     _order: list[str] | None = field(default=None, repr=False)
-    _places: dict[str, int] = field(default_factory=dict, repr=False)
+    _keys: list[tuple[datetime, str, str]] = field(default_factory=list, repr=False)
+    """The sort keys of ``_order``, in its order: (queued at, namespace/name, uid)."""
+    _order_set: set[str] = field(default_factory=set, repr=False)
     _order_at: float = field(default=0.0, repr=False)
 
     def _changed(self) -> None:
@@ -47,9 +50,19 @@ class TrainingQueue:
         return self.running | set(self.in_flight())
 
     def enqueue(self, uid: str, *, queued_at: datetime, key: str) -> None:
-        if uid not in self.running and uid not in self.waiting:
-            self.waiting[uid] = (queued_at, key)
+        if uid in self.running or uid in self.waiting:
+            return
+        self.waiting[uid] = (queued_at, key)
+        if self._order is None or uid in self._order_set:
             self._changed()
+            return
+        # Into the kept order in its place (a thousand models queued together would
+        # otherwise sort the whole queue once each).
+        sort_key = (queued_at, key, uid)
+        at = bisect.bisect_left(self._keys, sort_key)
+        self._keys.insert(at, sort_key)
+        self._order.insert(at, uid)
+        self._order_set.add(uid)
 
     def _all_waiting(self) -> dict[str, tuple[datetime, str]]:
         known = {uid: (at, key) for uid, at, key in self.queued() if uid not in self.running}
@@ -59,20 +72,25 @@ class TrainingQueue:
         now = self.clock()
         if self._order is None or now - self._order_at > self.order_ttl:
             waiting = self._all_waiting()
-            self._order = sorted(waiting, key=lambda uid: waiting[uid])
-            self._places = {uid: i for i, uid in enumerate(self._order)}
+            self._keys = sorted((at, key, uid) for uid, (at, key) in waiting.items())
+            self._order = [uid for _at, _key, uid in self._keys]
+            self._order_set = set(self._order)
             self._order_at = now
         return self._order
 
     def position(self, uid: str) -> int | None:
         """1-based place in the queue; None when not waiting."""
-        if uid not in self.waiting:
+        found = self.waiting.get(uid)
+        if found is None:
             return None
         self.order()
-        if uid not in self._places:
+        sort_key = (*found, uid)
+        at = bisect.bisect_left(self._keys, sort_key)
+        if at == len(self._keys) or self._keys[at] != sort_key:
             self._changed()
             self.order()
-        return self._places[uid] + 1
+            at = bisect.bisect_left(self._keys, sort_key)
+        return at + 1
 
     def admit(self, uid: str) -> bool:
         """Take a slot if one is free and ``uid`` is the earliest waiting run."""

@@ -58,48 +58,72 @@ before it looks again anyway (from the object the write returned)."""
 GRACEFUL_STOP = 10.0
 
 
+BACKLOG_QUIET = 2.0
+"""The backlog is clear once it has stayed empty this long: an operator that keeps up with a
+thousand objects being applied empties it between two of them, and that is no pause."""
+
+
 class Backlog:
     """Objects whose loop has not finished its first look yet: the operator's backlog (a
     thousand objects applied together, or found at start-up). Work that may wait for it (the
-    local training runs, which share the operator's CPUs) asks `clear`; ``on_clear`` callbacks
-    run when the last first look is done."""
+    local training runs, which share the operator's CPUs) asks `clear`: true once the backlog
+    has been empty for ``quiet`` seconds, or has lasted ``patience``. ``on_clear`` callbacks
+    run each time the last first look is done (the woken work then asks `seconds_left`)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, quiet: float = BACKLOG_QUIET
+    ) -> None:
         self._pending: set[str] = set()
-        self._since: float | None = None
+        self._since: float | None = None  # when the busy period began
+        self._emptied_at: float | None = None  # when the backlog last became empty
         self._clock = clock
+        self.quiet = quiet
         self.on_clear: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._pending)
 
     def started(self, uid: str) -> None:
-        if not self._pending:
-            self._since = self._clock()
+        now = self._clock()
+        if self._since is None or self._quiet_for(now) >= self.quiet:
+            self._since = now  # a new busy period (the last one ended in a pause)
         self._pending.add(uid)
+        self._emptied_at = None
 
     def looked(self, uid: str) -> None:
         if uid not in self._pending:
             return
         self._pending.discard(uid)
-        if not self._pending:
-            self._since = None
-            for callback in self.on_clear:
-                try:
-                    callback()
-                except Exception:  # a loop's end must not fail on another's behalf
-                    log.exception("a backlog-cleared callback failed")
+        if self._pending:
+            return
+        self._emptied_at = self._clock()
+        for callback in self.on_clear:
+            try:
+                callback()
+            except Exception:  # a loop's end must not fail on another's behalf
+                log.exception("a backlog-cleared callback failed")
+
+    def _quiet_for(self, now: float) -> float:
+        """Seconds the backlog has been empty (0 while something is pending)."""
+        if self._pending or self._emptied_at is None:
+            return 0.0
+        return now - self._emptied_at
 
     def clear(self, *, patience: float) -> bool:
-        """True when no first look is pending, or the backlog has lasted ``patience`` seconds
-        (objects arriving without pause never hold the waiting work back for longer)."""
+        """True when the backlog has been empty for ``quiet`` seconds (or never began), or
+        has lasted ``patience`` seconds (objects arriving without pause never hold the
+        waiting work back for longer)."""
         return self.seconds_left(patience=patience) == 0.0
 
     def seconds_left(self, *, patience: float) -> float:
-        """Seconds until `clear` turns true by patience (0: clear now)."""
+        """Seconds until `clear` turns true, if nothing else arrives (0: clear now)."""
         if self._since is None:
             return 0.0
-        return max(0.0, patience - (self._clock() - self._since))
+        now = self._clock()
+        by_patience = patience - (now - self._since)
+        if self._pending:
+            return max(0.0, by_patience)
+        return max(0.0, min(self.quiet - self._quiet_for(now), by_patience))
 
 
 class Wakers:

@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from pace.adapters import kube_api
 from pace.handlers import reconciler
 
 from .loop_support import NS, Stopper
@@ -107,5 +108,30 @@ def test_without_the_echo_the_loop_looks_again_after_echo_wait(monkeypatch: Any)
         assert loop.looks == ["1", "2"]
         assert loop.kube.writes == 1
         await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_conflict_with_an_object_created_again_ends_the_old_loop() -> None:
+    """The write conflicts because the object was deleted and created again under the same
+    name: the old loop ends instead of reconciling the new object as its own."""
+
+    class _Recreated(_Kube):
+        async def apatch_conditional(self, *_: Any, **__: Any) -> dict[str, Any]:
+            self.writes += 1
+            raise kube_api.Conflict("the object changed")
+
+        async def aget_object(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+            meta = {"namespace": namespace, "name": name, "uid": "u2", "resourceVersion": "9"}
+            return {"metadata": meta}
+
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.kube = loop.memo.kube = _Recreated()
+        loop.start()
+        assert loop.task is not None
+        await asyncio.wait_for(loop.task, 2)  # ended on its own
+        assert loop.kube.writes == 1
+        assert loop.looks == ["1"]  # the new object ("u2") was never looked at here
 
     asyncio.run(scenario())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import types
+from datetime import timedelta
 from typing import Any
 
 import kopf
@@ -104,22 +105,33 @@ def _look(memo: types.SimpleNamespace) -> dict[str, Any]:
     return dict(patch)
 
 
-def test_a_local_run_takes_its_slot_only_once_the_backlog_has_cleared() -> None:
+def _wakers(clock: Clock) -> reconciler.Wakers:
     wakers = reconciler.Wakers()
+    wakers.backlog = reconciler.Backlog(clock, quiet=2.0)
+    return wakers
+
+
+def test_a_local_run_takes_its_slot_only_once_the_backlog_has_cleared() -> None:
+    clock = Clock()
+    wakers = _wakers(clock)
     memo = _memo("local", wakers)
+    model = MLModel.from_body(queued_model())
     wakers.backlog.on_clear.append(lambda: mlmodel_training.wake_heads(memo))
     woken = wakers.event(("mlmodels", NS, "a"), "ua")
     wakers.backlog.started("another-object")
     assert _look(memo) == {}  # first in line, slot free: still waits
     assert "ua" not in memo.training_queue.running
     assert not woken.is_set()
+    clock.now = 1.0
     wakers.backlog.looked("another-object")
     assert woken.is_set()  # the head is woken at once ...
-    assert _look(memo) == {}  # ... and waits out the backlog's quiet seconds ...
-    wakers.backlog.quiet = 0.0
-    # ... then its next look takes the slot (its first move: PACE's finalizer).
+    assert _look(memo) == {}  # ... and waits out the backlog's quiet seconds:
+    assert mlmodel_training.seconds_until_admission(model, memo) == 2.0  # its next look
+    clock.now = 3.0
+    # ... then that look takes the slot (its first move: PACE's finalizer).
     assert _look(memo)["metadata"]["finalizers"] == [reconciler.FINALIZER]
     assert "ua" in memo.training_queue.running
+    assert mlmodel_training.seconds_until_admission(model, memo) is None
 
 
 def test_a_cluster_backends_run_does_not_wait_for_the_operators_backlog() -> None:
@@ -130,12 +142,31 @@ def test_a_cluster_backends_run_does_not_wait_for_the_operators_backlog() -> Non
 
 
 def test_a_held_back_run_looks_again_when_the_patience_runs_out() -> None:
-    wakers = reconciler.Wakers()
+    clock = Clock()
+    wakers = _wakers(clock)
     memo = _memo("local", wakers)
     model = MLModel.from_body(queued_model())
+    _look(memo)  # in the queue, at its head
     assert mlmodel_training.seconds_until_admission(model, memo) is None  # nothing holds it
+    memo.training_queue.release("ua")
     wakers.backlog.started("another-object")
+    assert _look(memo) == {}
+    clock.now = 5.0
     due = mlmodel_training.seconds_until_admission(model, memo)
-    assert due is not None
-    assert mlmodel_training.BACKLOG_PATIENCE - 5 < due <= mlmodel_training.BACKLOG_PATIENCE
+    assert due == mlmodel_training.BACKLOG_PATIENCE - 5
     assert mlmodel_training.seconds_until_admission(model, _memo("kfp", wakers)) is None
+
+
+def test_only_the_runs_a_free_slot_would_admit_look_again_for_the_backlog() -> None:
+    """A run behind the head is woken by the slot that frees for it, not by the backlog."""
+    clock = Clock()
+    wakers = _wakers(clock)
+    memo = _memo("local", wakers)
+    wakers.backlog.started("another-object")
+    _look(memo)
+    behind = queued_model("b", "ub")
+    behind["status"]["training"]["startedAt"] = "2026-01-02T00:00:00+00:00"
+    memo.training_queue.enqueue("ub", queued_at=EARLY + timedelta(days=1), key=f"{NS}/b")
+    assert memo.training_queue.heads() == ["ua"]
+    assert mlmodel_training.seconds_until_admission(MLModel.from_body(behind), memo) is None
+    assert mlmodel_training.seconds_until_admission(MLModel.from_body(queued_model()), memo)

@@ -91,10 +91,14 @@ def _wake(memo: Any, uids: list[str]) -> None:
 
 
 def seconds_until_admission(model: MLModel, memo: Any) -> float | None:
-    """For a queued local run held back by the backlog: seconds until the backlog's patience
-    runs out (the backlog clearing wakes it sooner)."""
+    """For a queued local run that a free slot would admit but the backlog holds back:
+    seconds until the backlog is clear (its quiet seconds after it emptied, or the rest of its
+    patience; the backlog emptying wakes the run sooner). None for the other runs: a freed
+    slot wakes the next head."""
     run = model.status.training
     if run is None or run.state != "Queued" or not _after_backlog(memo, model.uid):
+        return None
+    if model.uid not in memo.training_queue.heads():
         return None
     backlog: reconciler.Backlog = memo.wakers.backlog
     return max(0.5, backlog.seconds_left(patience=BACKLOG_PATIENCE))

@@ -395,8 +395,8 @@ async def run(
             except kube_api.Conflict:
                 metrics.RECONCILE_ERRORS.labels(kind=kind, reason="Conflict").inc()
                 fresh = await memo.kube.aget_object(plural, key[1], key[2])
-                if fresh is None:
-                    return
+                if fresh is None or str(fresh["metadata"].get("uid", "")) != uid:
+                    return  # gone (or deleted and created again: the new one has its own loop)
                 snapshots.wrote(snapshot, fresh, passed)
                 conflicts += 1
                 if conflicts < 3:

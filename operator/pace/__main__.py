@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
 
     heap.limit_arenas()  # before kopf starts its threads
     heap.fewer_full_collections()
+    import pace.handlers  # noqa: F401  (kopf imports it too; loaded here to be frozen)
+
+    heap.freeze_startup()
     config = OperatorConfig.from_env()
     kopf.cli.main(
         args=kopf_args(config, sys.argv[1:] if argv is None else argv), prog_name="pace-operator"

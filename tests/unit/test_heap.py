@@ -3,6 +3,8 @@ wave of objects (glibc, as in the operator's image)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from pace.adapters import heap
@@ -30,3 +32,20 @@ def test_trim_hands_freed_pages_back_that_glibc_would_keep() -> None:
 
 def test_arenas_can_be_limited() -> None:
     assert heap.limit_arenas()
+
+
+def test_full_collections_come_every_hundred_middle_ones_and_start_up_is_frozen() -> None:
+    """Run in a child process: the operator's process settings, not pytest's."""
+    code = (
+        "import gc\n"
+        "from pace.adapters import heap\n"
+        "young, middle, _ = gc.get_threshold()\n"
+        "heap.fewer_full_collections()\n"
+        "every = heap.FULL_COLLECTION_EVERY\n"
+        "assert gc.get_threshold() == (young, middle, every), gc.get_threshold()\n"
+        "before = gc.get_freeze_count()\n"
+        "heap.freeze_startup()\n"
+        "assert gc.get_freeze_count() > before + 1000, (before, gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

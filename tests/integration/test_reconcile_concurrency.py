@@ -20,6 +20,7 @@ from pace.api import constants
 from pace.config import OperatorConfig
 from pace.handlers import indexes, mlmodel, reconciler
 from tests.servers.kube_apiserver import Cluster
+from tests.unit.loop_support import DRIFTED
 
 WRITERS = 12
 RECONCILERS = 4
@@ -40,17 +41,7 @@ def _context(kube: kube_api.KubeApi, namespace: str, model: str) -> reconciler.C
     monitor = {
         "metadata": {"name": MONITOR, "namespace": namespace},
         "spec": {"modelRef": {"name": model}, "source": {}, "reference": {}},
-        "status": {
-            "conditions": [
-                {
-                    "type": "DriftDetected",
-                    "status": "True",
-                    "reason": "Drift",
-                    "message": "drift",
-                    "lastTransitionTime": "2026-01-01T00:00:00Z",
-                }
-            ]
-        },
+        "status": DRIFTED,
     }
     found = {
         indexes.MONITORS_BY_MODEL: {(namespace, model): [MONITOR]},

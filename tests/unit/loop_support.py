@@ -1,5 +1,6 @@
-"""What several unit tests of the reconcile loop and the training queue share: kopf's daemon
-stopper, and an MLModel whose run waits in the training queue."""
+"""What several tests of the reconcile loop and the training queue share: kopf's daemon
+stopper, an MLModel whose run waits in the training queue, and a DriftMonitor's status with
+drift found."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from pace.api import constants
 NS = "ns"
 EARLY = datetime(2026, 1, 1, tzinfo=UTC)
 IRIS = {"task": "classification", "dataset": {"uri": "sklearn://iris", "target": "y"}}
+DRIFTED = {  # a DriftMonitor's status with drift found
+    "conditions": [
+        {
+            "type": "DriftDetected",
+            "status": "True",
+            "reason": "Drift",
+            "message": "drift",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }
+    ]
+}
 
 
 class Stopper:

@@ -14,18 +14,9 @@ from pace.api import constants
 from pace.config import OperatorConfig
 from pace.handlers import indexes, mlmodel, reconciler
 
+from .loop_support import DRIFTED
+
 NAMESPACE, NAME, MONITOR = "ns", "iris", "watcher"
-DRIFTED = {  # a monitor's status with drift found
-    "conditions": [
-        {
-            "type": "DriftDetected",
-            "status": "True",
-            "reason": "Drift",
-            "message": "drift",
-            "lastTransitionTime": "2026-01-01T00:00:00Z",
-        }
-    ]
-}
 
 
 def _model() -> dict[str, Any]:

@@ -112,6 +112,61 @@ def test_without_the_echo_the_loop_looks_again_after_echo_wait(monkeypatch: Any)
     asyncio.run(scenario())
 
 
+def test_a_wake_from_another_object_before_the_echo_waits_for_the_echo() -> None:
+    """A dependent's event (its monitor, its model) wakes the loop before the watch has brought
+    its own write back: one look once the echo is in, not one for each."""
+
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.start()
+        await asyncio.sleep(0.2)
+        assert loop.looks == ["1"]
+        loop.memo.wakers.wake(KEY)  # another object's event: the live body is still "1"
+        await asyncio.sleep(0.2)
+        assert loop.looks == ["1"], "no look while the write's echo is due"
+        loop.body["metadata"]["resourceVersion"] = "2"
+        loop.body["status"] = {"moved": True}
+        loop.memo.wakers.wake(KEY)  # the echo
+        await asyncio.sleep(0.1)
+        assert loop.looks == ["1", "2"]
+        loop.memo.wakers.wake(KEY)  # past the echo, a wake is a look at once
+        await asyncio.sleep(0.1)
+        assert loop.looks == ["1", "2", "2"]
+        await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_wakes_held_for_the_echo_still_end_at_echo_wait(monkeypatch: Any) -> None:
+    monkeypatch.setattr(reconciler, "ECHO_WAIT", 0.3)
+
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.start()
+        for _ in range(4):  # other objects' events keep coming; the echo never does
+            await asyncio.sleep(0.05)
+            loop.memo.wakers.wake(KEY)
+        assert loop.looks == ["1"]
+        await asyncio.sleep(0.4)
+        assert loop.looks == ["1", "2"]  # from what the write returned
+        await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_loop_waiting_for_its_echo_stops_at_once() -> None:
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.start()
+        await asyncio.sleep(0.1)
+        started = asyncio.get_running_loop().time()
+        await loop.stop()
+        assert asyncio.get_running_loop().time() - started < 0.5
+        assert loop.looks == ["1"]
+
+    asyncio.run(scenario())
+
+
 def test_a_conflict_with_an_object_created_again_ends_the_old_loop() -> None:
     """The write conflicts because the object was deleted and created again under the same
     name: the old loop ends instead of reconciling the new object as its own."""

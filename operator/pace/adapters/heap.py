@@ -24,6 +24,8 @@ objects arriving together grow the heap by a million long-lived objects; with th
 the scale bench measured 12 full collections in its 40 s wave (4.6 s of the operator's CPU,
 pauses up to 0.6 s that stall every reconcile); with 100, one (1.0 s). Python still skips a full
 collection until the long-lived objects grew by a quarter."""
+HELD_FULL_COLLECTION_EVERY = 1_000_000
+"""While full collections are held (`hold_full_collections`): none in practice."""
 
 
 @functools.cache
@@ -55,6 +57,16 @@ def fewer_full_collections(every: int = FULL_COLLECTION_EVERY) -> None:
     ``every`` collections of the middle one."""
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, every)
+
+
+def hold_full_collections(held: bool, every: int = FULL_COLLECTION_EVERY) -> None:
+    """Hold full collections back (``held``), or let them come every ``every`` middle ones
+    again. The operator holds them while a wave of objects waits for its first looks: the
+    one or two a wave still needs each stalled every reconcile for about half a second (the
+    scale bench's slowest first statuses). Young and middle collections go on; the garbage a
+    full one would find waits, and the first full collection after the hold takes it."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, HELD_FULL_COLLECTION_EVERY if held else every)
 
 
 def freeze_startup() -> None:

@@ -74,7 +74,7 @@ async def configure(
     if isinstance(memo.backend, pipeline_backend.LocalBackend) and memo.store is not None:
         # Warm step server: imports the step libraries once; until it answers, runs start cold.
         memo.warming = asyncio.create_task(asyncio.to_thread(memo.backend.start_warm))
-    memo.heap_trimmer = asyncio.create_task(_trim_heap())
+    memo.heap_tender = asyncio.create_task(_tend_heap(memo.wakers.backlog))
     memo.sink = memo.sink_runner = None
     memo.sink_key = await _sink_key(config, memo.kube)
     if config.inference_sink_port and memo.store is not None:
@@ -187,14 +187,32 @@ def _pipeline_backend(config: OperatorConfig) -> pipeline_backend.PipelineBacken
 
 
 HEAP_TRIM_SECONDS = 30.0
+HEAP_TICK = 0.5
+FULL_COLLECTION_PATIENCE = 60.0
+"""The longest full collections are held back for one wave of objects (memory bound)."""
 
 
-async def _trim_heap() -> None:
-    """Every 30 s, hand the heap's freed pages back to the OS (`pace.adapters.heap`): after a
-    thousand objects arrived together, RSS otherwise stays at the wave's peak."""
-    while True:
-        await asyncio.sleep(HEAP_TRIM_SECONDS)
-        await asyncio.to_thread(heap.trim)
+async def _tend_heap(backlog: reconciler.Backlog) -> None:
+    """The operator's heap (`pace.adapters.heap`): full collections held while a backlog of
+    first looks lasts (until it has been quiet for BACKLOG_QUIET, at most
+    FULL_COLLECTION_PATIENCE); and every 30 s the heap's freed pages handed back to the OS:
+    after a thousand objects arrived together, RSS otherwise stays at the wave's peak."""
+    loop = asyncio.get_running_loop()
+    trim_at = loop.time() + HEAP_TRIM_SECONDS
+    held = False
+    try:
+        while True:
+            busy = not backlog.clear(patience=FULL_COLLECTION_PATIENCE)
+            if busy != held:
+                heap.hold_full_collections(busy)
+                held = busy
+            if loop.time() >= trim_at:
+                await asyncio.to_thread(heap.trim)
+                trim_at = loop.time() + HEAP_TRIM_SECONDS
+            await asyncio.sleep(HEAP_TICK)
+    finally:
+        if held:
+            heap.hold_full_collections(False)
 
 
 @kopf.on.cleanup()
@@ -210,8 +228,8 @@ async def flush_sink(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     if getattr(memo, "sink", None) is not None:
         await memo.sink.close(memo.sink_runner)
         logger.info("inference log sink flushed (%d rows written)", memo.sink.written_rows)
-    if getattr(memo, "heap_trimmer", None) is not None:
-        memo.heap_trimmer.cancel()
+    if getattr(memo, "heap_tender", None) is not None:
+        memo.heap_tender.cancel()
     if getattr(memo, "kube", None) is not None:
         await memo.kube.aio.close()
 

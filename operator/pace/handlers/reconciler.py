@@ -32,7 +32,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,9 +48,11 @@ from pace.handlers.indexes import kept
 log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (plural, namespace, name)
 IDLE_SECONDS = 60.0
-CONCURRENT_RECONCILES = 32
+CONCURRENT_RECONCILES = 64
 """Reconciles in flight at once across all objects: a thousand objects appearing together
-queue for a slot instead of all holding a snapshot (and memory) at the same time."""
+queue for a slot instead of all holding a snapshot (and memory) at the same time. Most of a
+look is spent waiting for its write (the API connections: 32, `pace.adapters.kube_async`);
+with 32 slots, a wave's first looks waited up to 1.1 s for a slot in the scale bench."""
 MAX_BACKOFF = 300.0
 ECHO_WAIT = 2.0
 """After a write, how long a loop waits for the watch to bring the written version back
@@ -264,7 +266,7 @@ def _raw(body: Any) -> dict[str, Any]:
     return copied
 
 
-def _rv(obj: dict[str, Any]) -> str:
+def _rv(obj: Mapping[str, Any]) -> str:
     return str(obj["metadata"].get("resourceVersion", ""))
 
 
@@ -290,6 +292,10 @@ class Snapshots:
         self.latest = None
         self.stale.clear()
         return live
+
+    def behind(self, live: Mapping[str, Any]) -> bool:
+        """Whether ``live`` is still a version a write of ours replaced (its echo is due)."""
+        return self.latest is not None and _rv(live) in self.stale
 
     def wrote(self, over: dict[str, Any], stored: dict[str, Any], passed: set[str]) -> None:
         """A write (or a re-read after a conflict) replaced ``over`` by ``stored``; ``passed``
@@ -423,11 +429,16 @@ async def run(
                 wakers.backlog.looked(uid)
             if requeue == 0.0:
                 continue
+            wrote = stored is not None
             # Nothing of this look is held while the object sleeps (a thousand idle objects).
             del snapshot, patch, held
             stored = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waker.wait(), timeout=requeue or IDLE_SECONDS)
+            await _rest(
+                waker,
+                requeue or IDLE_SECONDS,
+                behind=(lambda: snapshots.behind(body)) if wrote else None,
+                ending=lambda: bool(stopped) or wakers.gone(uid),
+            )
     finally:
         stopper.cancel()
         wakers.backlog.looked(uid)
@@ -451,6 +462,31 @@ async def _show_failure(
         return None
     events.warn(snapshot, reason=Reason.RECONCILE_ERROR, message=f"Reconcile failed: {message}")
     return stored
+
+
+async def _rest(
+    waker: asyncio.Event,
+    seconds: float,
+    *,
+    behind: Callable[[], bool] | None,
+    ending: Callable[[], bool],
+) -> None:
+    """Until the loop is woken, or for ``seconds``. After a write (``behind`` given), a wake while
+    the live body is still behind that write is held back until the watch brings the write
+    back: the objects that depend on this one write at about the same time, and their news
+    and the echo are then looked at once, not one look each (the scale bench: 9,600 looks in
+    its wave instead of 11,400). The wait still ends after ``seconds`` (at most ECHO_WAIT after
+    a write), and at once when the loop is ending."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        try:
+            await asyncio.wait_for(waker.wait(), timeout=left)
+        except TimeoutError:
+            return
+        if behind is None or ending() or not behind():
+            return
+        waker.clear()
 
 
 OnDeleted = Callable[[dict[str, Any], Any, dict[str, Any]], Awaitable[None]]

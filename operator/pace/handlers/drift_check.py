@@ -74,14 +74,12 @@ async def check(
     monitor: DriftMonitor, body: dict[str, Any], patch: kopf.Patch, ctx: Context, now: datetime
 ) -> float | None:
     """One drift check, when the monitor's interval has passed. Returns the seconds until the
-    next one is due (None: nothing to check until the model serves, which wakes the monitor)."""
+    next one is due (None: nothing to check until the model serves, which wakes the monitor;
+    a monitor without a reference keeps no timer, due or not)."""
     memo = ctx.memo
     spec, current = monitor.spec, monitor.status
     if memo.store is None:
         return None
-    wait = seconds_until_due(monitor, now=now)
-    if wait > 0:
-        return max(1.0, wait)
     gen = monitor.generation
 
     def verdict(
@@ -122,10 +120,14 @@ async def check(
         model_uid=model.uid if model else "",
     )
     if location is None:
+        # Whether due or not: no timer while there is nothing to check.
         old = status.find(current.conditions, ConditionType.DRIFT_DETECTED)
         if old is None or old.reason != "NoReference":
             verdict("Unknown", "NoReference", "The model has no serving version yet.")
         return None  # nothing to check until the model serves (it wakes us then)
+    wait = seconds_until_due(monitor, now=now)
+    if wait > 0:
+        return max(1.0, wait)
     ref_store, ref_key = stores.for_uri(location.uri, memo, namespace=monitor.namespace)
     meta_key, version = location.meta_key, location.version
     ref_key = ref_key or location.key

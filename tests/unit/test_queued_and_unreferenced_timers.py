@@ -28,14 +28,24 @@ def _queued_at(position: int) -> MLModel:
 
 def test_a_queued_model_far_from_the_head_looks_once_a_position_refresh() -> None:
     limit = 2
+    memo = SimpleNamespace(training_queue=SimpleNamespace(limit=limit))
     near, far = _queued_at(2 * limit), _queued_at(2 * limit + 1)
-    assert mlmodel.next_look(near, now=EARLY, queue_limit=limit) == (
+    assert mlmodel_training.seconds_until_queued_look(near, memo) == (
         mlmodel_training.QUEUED_SECONDS
     )
-    assert mlmodel.next_look(far, now=EARLY, queue_limit=limit) == (
+    assert mlmodel_training.seconds_until_queued_look(far, memo) == (
         mlmodel_training.POSITION_REFRESH_SECONDS
     )
     assert mlmodel_training.POSITION_REFRESH_SECONDS > mlmodel_training.QUEUED_SECONDS
+    # No queued run, no queue asked (a memo without one is fine).
+    assert mlmodel_training.seconds_until_queued_look(MLModel.from_body(_unqueued()), None) is None
+    assert mlmodel.next_look(far, now=EARLY) is None  # the queue's looks are the queue's
+
+
+def _unqueued() -> dict[str, Any]:
+    body = queued_model()
+    del body["status"]["training"]
+    return body
 
 
 def _monitor(last_check_ago: float) -> dict[str, Any]:

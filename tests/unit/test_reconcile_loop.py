@@ -138,17 +138,60 @@ def test_a_wake_from_another_object_before_the_echo_waits_for_the_echo() -> None
 
 
 def test_wakes_held_for_the_echo_still_end_at_echo_wait(monkeypatch: Any) -> None:
-    monkeypatch.setattr(reconciler, "ECHO_WAIT", 0.3)
+    monkeypatch.setattr(reconciler, "ECHO_WAIT", 1.0)
 
     async def scenario() -> None:
         loop = _Loop()
         loop.start()
-        for _ in range(4):  # other objects' events keep coming; the echo never does
-            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        for _ in range(3):  # other objects' events keep coming; the echo never does
             loop.memo.wakers.wake(KEY)
+            await asyncio.sleep(0.02)
         assert loop.looks == ["1"]
+        await asyncio.sleep(1.3)
+        assert loop.looks == ["1", "2"]  # once, at ECHO_WAIT, from what the write returned
+        await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_deleted_object_waiting_for_its_echo_ends_its_loop_at_once() -> None:
+    async def scenario() -> None:
+        loop = _Loop()
+        loop.start()
+        await asyncio.sleep(0.1)
+        assert loop.task is not None
+        assert not loop.task.done()
+        loop.memo.wakers.mark_gone(KEY, "u1")  # the watch's DELETED event
+        loop.memo.wakers.wake(KEY)
+        await asyncio.wait_for(loop.task, 0.5)
+        assert loop.looks == ["1"]
+
+    asyncio.run(scenario())
+
+
+def test_a_first_look_that_fails_is_retried_and_the_loop_goes_on(monkeypatch: Any) -> None:
+    monkeypatch.setattr(reconciler, "backoff", lambda failures: 0.1)
+    monkeypatch.setattr(reconciler.events, "warn", lambda *_, **__: None)
+
+    async def scenario() -> None:
+        loop = _Loop()
+        moves = loop._reconcile
+
+        async def failing_once(snapshot: dict[str, Any], patch: kopf.Patch, ctx: Any) -> Any:
+            if not loop.looks:
+                loop.looks.append("failed")
+                raise RuntimeError("the store is down")
+            return await moves(snapshot, patch, ctx)
+
+        loop._reconcile = failing_once  # type: ignore[method-assign]
+        loop.start()
         await asyncio.sleep(0.4)
-        assert loop.looks == ["1", "2"]  # from what the write returned
+        assert loop.task is not None
+        assert not loop.task.done()
+        # The failure was shown (one write), then the retry moved (a second write).
+        assert loop.looks[:2] == ["failed", "2"]
+        assert loop.kube.writes == 2
         await loop.stop()
 
     asyncio.run(scenario())

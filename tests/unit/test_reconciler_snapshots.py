@@ -52,3 +52,14 @@ def test_the_copy_kept_leaves_out_managed_fields() -> None:
     snaps = Snapshots()
     snaps.wrote(obj("1"), obj("2", managedFields=[{"manager": "x"}]), set())
     assert "managedFields" not in snaps.take(obj("1"))["metadata"]
+
+
+def test_a_write_the_server_found_changed_nothing_leaves_nothing_behind() -> None:
+    """The server answers a patch that changes nothing with the same resourceVersion: no echo
+    is coming, so the live body at that version is not behind (wakes are not held for it)."""
+    snaps = Snapshots()
+    snaps.wrote(obj("4"), obj("4"), set())
+    assert not snaps.behind(obj("4"))
+    snaps.wrote(obj("4"), obj("5"), {"5"})
+    assert snaps.behind(obj("4"))
+    assert not snaps.behind(obj("5"))

@@ -115,7 +115,8 @@ async def reconcile(body: dict[str, Any], patch: kopf.Patch, ctx: Context) -> fl
                 await _drift_along(body, patch, ctx, now)
             return 0.0
     return _sooner(
-        next_look(model, now=now, queue_limit=ctx.memo.training_queue.limit),
+        next_look(model, now=now),
+        mlmodel_training.seconds_until_queued_look(model, ctx.memo),
         mlmodel_training.seconds_until_admission(model, ctx.memo),
         mlmodel_live.seconds_until_due(model, ctx, now=now),
         mlmodel_retention.seconds_until_due(model, ctx, now=now),
@@ -168,11 +169,10 @@ def _sooner(*seconds: float | None) -> float | None:
     return min(known) if known else None
 
 
-def next_look(model: MLModel, *, now: datetime, queue_limit: int = 1) -> float | None:
-    """Seconds until something time-driven is due (None: only a change wakes the model)."""
+def next_look(model: MLModel, *, now: datetime) -> float | None:
+    """Seconds until something time-driven is due (None: only a change wakes the model; a
+    queued run's looks: `mlmodel_training.seconds_until_queued_look`)."""
     run = model.status.training
-    if run is not None and run.state == "Queued":
-        return mlmodel_training.queued_look_seconds(run.position, limit=queue_limit)
     if run is not None and run.state in ("Pending", "Running"):
         return mlmodel_training.POLL_SECONDS
     state = model.status.canary

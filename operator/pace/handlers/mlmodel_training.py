@@ -102,6 +102,14 @@ def _wake(memo: Any, uids: list[str]) -> None:
         memo.wakers.wake(memo.training_queue_keys.get(uid, ("", "", "")))
 
 
+def seconds_until_queued_look(model: MLModel, memo: Any) -> float | None:
+    """For a queued run, `queued_look_seconds` at its written position; None for the rest."""
+    run = model.status.training
+    if run is None or run.state != "Queued":
+        return None
+    return queued_look_seconds(run.position, limit=memo.training_queue.limit)
+
+
 def seconds_until_admission(model: MLModel, memo: Any) -> float | None:
     """For a queued local run that a free slot would admit but the backlog holds back:
     seconds until the backlog is clear (its quiet seconds after it emptied, or the rest of its

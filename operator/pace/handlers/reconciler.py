@@ -301,7 +301,8 @@ class Snapshots:
         """A write (or a re-read after a conflict) replaced ``over`` by ``stored``; ``passed``
         are versions it went through on the way (status written, then metadata)."""
         self.stale.add(_rv(over))
-        self.stale.update(passed - {_rv(stored)})
+        self.stale.update(passed)
+        self.stale.discard(_rv(stored))  # a write the server found changed nothing
         self.latest = kept(stored)
 
 
@@ -379,6 +380,7 @@ async def run(
     try:
         while not stopped and not wakers.gone(uid):
             waker.clear()
+            stored: dict[str, Any] | None = None  # what this look's write returned, if any
             await slots.acquire()  # the snapshot is taken once a slot is ours: it is fresh
             snapshot = snapshots.take(_raw(body))
             passed: set[str] = set()

@@ -28,6 +28,8 @@ def serving(kube_cluster: Cluster, tmp_path: Path) -> Iterator[ServingRuntime]:
     leftovers = subprocess.run(
         ["pgrep", "-f", "seldon-core-microservice"], capture_output=True, text=True, check=False
     ).stdout.split()
+    if leftovers:  # killed before failing: one test's strays must not fail every later one
+        subprocess.run(["pkill", "-9", "-f", "seldon-core-microservice"], check=False)
     assert leftovers == [], f"stray microservice processes: {leftovers}"
 
 

@@ -225,8 +225,12 @@ def test_canary_promotes_then_rolls_back_a_broken_candidate(
                 interval=0.5,
                 what="canary at 25 %",
             )
-            st = status(kube_cluster, namespace)
-            assert st["candidateVersion"] == "v2"
+            # The deployment is applied first, then the status that records it (one look).
+            eventually(
+                lambda: status(kube_cluster, namespace).get("candidateVersion") == "v2",
+                timeout=30,
+                what="v2 recorded as the candidate",
+            )
             # Hold it (spec.serving.canary.paused: no retraining) to measure the real split.
             set_paused(kube_cluster, namespace, paused=True)
             eventually(
